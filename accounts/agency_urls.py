@@ -1,0 +1,12 @@
+from django.urls import path
+
+from accounts import views
+
+app_name = "agency"
+
+urlpatterns = [
+    path("", views.agency_home, name="home"),
+    path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("<slug:slug>/members/", views.agency_members, name="members"),
+    path("<slug:slug>/audit/", views.agency_audit_log, name="audit_log"),
+]

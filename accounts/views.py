@@ -1,0 +1,101 @@
+"""Pages of the account (profile) and of the agency staff area (members, audit)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+from django_ratelimit.decorators import ratelimit
+
+from accounts import selectors, services
+from accounts.errors import AgencyActionRefused
+from accounts.forms import InvitationForm, ProfileForm
+from accounts.models import Agency, Role
+
+
+@login_required
+@ratelimit(key="user", rate="30/h", method="POST", block=True)
+@require_http_methods(["GET", "POST"])
+def profile(request):
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Your profile was saved."))
+        response = redirect("profile")
+        if form.cleaned_data["preferred_language"]:
+            from django.conf import settings
+
+            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, form.cleaned_data["preferred_language"])
+        return response
+    return render(request, "accounts/profile.html", {"form": form})
+
+
+@login_required
+def agency_home(request):
+    return render(request, "agency/home.html", {"memberships": selectors.memberships_of(user=request.user)})
+
+
+def _agency_for_member(request, slug: str) -> tuple[Agency, object]:
+    agency = get_object_or_404(Agency, slug=slug)
+    membership = selectors.membership_of(user=request.user, agency=agency)
+    if membership is None:
+        # Not a member: the agency's pages do not exist for this user.
+        raise Http404
+    return agency, membership
+
+
+@login_required
+@ratelimit(key="user", rate="60/h", method="POST", block=True)
+@require_http_methods(["GET", "POST"])
+def agency_members(request, slug: str):
+    agency, membership = _agency_for_member(request, slug)
+    form = InvitationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.invitation_create(
+                agency=agency,
+                inviter=request.user,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                ip_address=request.client_ip,
+            )
+        except AgencyActionRefused as refusal:
+            messages.error(request, refusal.detail)
+        else:
+            messages.success(request, _("Invitation sent to %(email)s.") % form.cleaned_data)
+            return redirect("agency:members", slug=agency.slug)
+    context = {
+        "agency": agency,
+        "membership": membership,
+        "is_owner": membership.role == Role.OWNER,
+        "members": selectors.members_of(agency=agency),
+        "invitations": selectors.open_invitations_of(agency=agency),
+        "form": form,
+    }
+    return render(request, "agency/members.html", context)
+
+
+@login_required
+def agency_audit_log(request, slug: str):
+    agency, _membership = _agency_for_member(request, slug)
+    page = Paginator(selectors.audit_log_of(agency=agency), 50).get_page(request.GET.get("page"))
+    return render(request, "agency/audit_log.html", {"agency": agency, "page": page})
+
+
+@login_required
+@ratelimit(key="user", rate="20/h", method="POST", block=True)
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request, token: str):
+    if request.method == "POST":
+        try:
+            membership = services.invitation_accept(
+                token=token, user=request.user, ip_address=request.client_ip
+            )
+        except AgencyActionRefused as refusal:
+            messages.error(request, refusal.detail)
+        else:
+            messages.success(request, _("You joined %(agency)s.") % {"agency": membership.agency.name})
+            return redirect("agency:members", slug=membership.agency.slug)
+    return render(request, "agency/invitation_accept.html", {"token": token})

@@ -1,0 +1,33 @@
+import pytest
+from django.core.cache import cache
+
+from tests.factories import AgencyFactory, MembershipFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords_and_clean_cache(settings):
+    # Hashing passwords slowly is a production feature, not something the tests prove.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def verified_fan(db):
+    return UserFactory(verified=True)
+
+
+@pytest.fixture
+def agency(db):
+    return AgencyFactory()
+
+
+@pytest.fixture
+def owner(agency):
+    return MembershipFactory(agency=agency, role="owner").user
+
+
+@pytest.fixture
+def manager(agency):
+    return MembershipFactory(agency=agency, role="manager").user

@@ -1,0 +1,117 @@
+"""Reading configuration from the environment, and the production guard.
+
+Kept free of Django imports so settings.py can use it before Django is set up, and
+so the guard can be tested as a plain function.
+"""
+
+from collections.abc import Mapping
+
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+# Caches that every web process shares; rate limits and sessions need one of them.
+SHARED_CACHE_BACKENDS = {
+    "django_redis.cache.RedisCache",
+    "django.core.cache.backends.redis.RedisCache",
+}
+
+SOCIAL_PROVIDER_NAMES = ("google", "apple", "kakao", "naver", "line")
+
+
+def env_bool(name: str, *, default: bool, environ: Mapping[str, str] | None = None) -> bool:
+    environ = environ if environ is not None else _os_environ()
+    raw = environ.get(name)
+    if raw is None:
+        return default
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true or false).")
+
+
+def env_int(name: str, default: int, *, environ: Mapping[str, str] | None = None) -> int:
+    environ = environ if environ is not None else _os_environ()
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number.") from exc
+
+
+def env_list(name: str, *, default: list[str], environ: Mapping[str, str] | None = None) -> list[str]:
+    environ = environ if environ is not None else _os_environ()
+    raw = environ.get(name)
+    if raw is None:
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def social_providers_from_env(environ: Mapping[str, str]) -> dict[str, dict]:
+    """Turn on each social provider whose client id and secret are configured.
+
+    ``SOCIAL_GOOGLE_CLIENT_ID`` and ``SOCIAL_GOOGLE_SECRET`` switch Google on, and so
+    on for APPLE, KAKAO, NAVER and LINE. Apple also needs ``SOCIAL_APPLE_KEY`` (team
+    id) and ``SOCIAL_APPLE_CERTIFICATE_KEY`` (the private key, PEM).
+    """
+    providers: dict[str, dict] = {}
+    for name in SOCIAL_PROVIDER_NAMES:
+        prefix = f"SOCIAL_{name.upper()}_"
+        client_id = environ.get(prefix + "CLIENT_ID", "")
+        secret = environ.get(prefix + "SECRET", "")
+        if not (client_id and secret):
+            continue
+        app = {"client_id": client_id, "secret": secret, "key": environ.get(prefix + "KEY", "")}
+        if name == "apple":
+            app["settings"] = {"certificate_key": environ.get(prefix + "CERTIFICATE_KEY", "")}
+        providers[name] = {"APPS": [app], "EMAIL_AUTHENTICATION": False}
+    return providers
+
+
+def production_problems(
+    *,
+    debug: bool,
+    secret_key: str,
+    default_secret_key: str,
+    cache_backend: str,
+    database_engine: str,
+    allowed_hosts: list[str],
+) -> list[str]:
+    """Every reason this configuration must not serve the public, in plain words."""
+    problems = []
+    if debug:
+        problems.append("DEBUG is on; set DEBUG=false.")
+    if not secret_key or secret_key == default_secret_key or secret_key.startswith("django-insecure"):
+        problems.append("SECRET_KEY is missing or the development default; set a random one.")
+    elif len(secret_key) < 50 or len(set(secret_key)) < 5:
+        problems.append("SECRET_KEY is too short or too plain; use 50+ random characters.")
+    if cache_backend not in SHARED_CACHE_BACKENDS:
+        problems.append(
+            f"The cache ({cache_backend}) is not shared between processes, so rate limits "
+            "and sessions would not hold; set REDIS_URL."
+        )
+    if database_engine != "django.db.backends.postgresql":
+        problems.append("The database is not PostgreSQL; set DATABASE_URL=postgres://...")
+    if not allowed_hosts or "*" in allowed_hosts:
+        problems.append("ALLOWED_HOSTS is empty or '*'; list the host names served.")
+    return problems
+
+
+def raise_for_production_problems(**configuration) -> None:
+    problems = production_problems(**configuration)
+    if problems:
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        raise ImproperlyConfigured(
+            f"ENCORE_ENV=production refuses to start with this configuration:\n{lines}"
+        )
+
+
+def _os_environ() -> Mapping[str, str]:
+    import os
+
+    return os.environ
