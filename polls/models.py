@@ -1,0 +1,314 @@
+"""Polls, their options, ballots and the choices on each ballot.
+
+Invariants that must hold under concurrency are database constraints. Every unique
+constraint on ballots includes the poll, so ballots can be sharded by poll.
+"""
+
+import secrets
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.validators import FileExtensionValidator, MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_countries.fields import CountryField
+
+from accounts.models import Agency
+from accounts.timezones import validate_time_zone
+from accounts.verification import VerificationLevel
+
+# The most ballots one account may cast per period; slots are tried one by one.
+MAX_VOTES_PER_PERIOD = 20
+MAX_OPTIONS = 200
+
+
+class PollKind(models.TextChoices):
+    CITY = "city", _("Tour city")
+    SINGLE = "single", _("Next single")
+    DESIGN = "design", _("Merchandise design")
+    OTHER = "other", _("Other")
+
+
+class VotingMethod(models.TextChoices):
+    SINGLE = "single", _("Pick one")
+    MULTIPLE = "multiple", _("Pick several")
+    RANKED = "ranked", _("Rank in order")
+
+
+class Period(models.TextChoices):
+    ONCE = "once", _("Once for the whole poll")
+    DAILY = "daily", _("Every day")
+
+
+class ResultsVisibility(models.TextChoices):
+    LIVE = "live", _("Live while open")
+    AFTER_CLOSE = "after_close", _("After the poll closes")
+    ON_PUBLISH = "on_publish", _("When published")
+
+
+class PollState(models.TextChoices):
+    """What the agency decided. The public status also follows the clock."""
+
+    DRAFT = "draft", _("Draft")
+    SCHEDULED = "scheduled", _("Scheduled")
+    PUBLISHED = "published", _("Published")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class PollStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SCHEDULED = "scheduled", _("Scheduled")
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
+    PUBLISHED = "published", _("Published")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+def new_voter_tag_secret() -> str:
+    return secrets.token_hex(32)
+
+
+class Poll(models.Model):
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="polls")
+    slug = models.SlugField(max_length=80, unique=True)
+    kind = models.CharField(max_length=16, choices=PollKind.choices)
+    method = models.CharField(max_length=16, choices=VotingMethod.choices, default=VotingMethod.SINGLE)
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    opens_at = models.DateTimeField()
+    closes_at = models.DateTimeField()
+    results_visibility = models.CharField(
+        max_length=16, choices=ResultsVisibility.choices, default=ResultsVisibility.AFTER_CLOSE
+    )
+    min_choices = models.PositiveSmallIntegerField(default=1)
+    max_choices = models.PositiveSmallIntegerField(default=1)
+    votes_per_period = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(MAX_VOTES_PER_PERIOD)]
+    )
+    period = models.CharField(max_length=8, choices=Period.choices, default=Period.ONCE)
+    least_verification = models.CharField(
+        max_length=16, choices=VerificationLevel.choices, default=VerificationLevel.EMAIL
+    )
+    least_account_age = models.DurationField(default=timedelta(0))
+    allowed_countries = CountryField(multiple=True, blank=True)
+    blocked_countries = CountryField(multiple=True, blank=True)
+
+    state = models.CharField(max_length=16, choices=PollState.choices, default=PollState.DRAFT)
+    closed_early_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Key of the HMAC that turns a voter into a tag on the bulletin board.
+    voter_tag_secret = models.CharField(max_length=64, default=new_voter_tag_secret, editable=False)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["closes_at", "id"]
+        indexes = [models.Index(fields=["state", "opens_at", "closes_at"], name="polls_poll_state_times")]
+        constraints = [
+            models.CheckConstraint(condition=Q(closes_at__gt=F("opens_at")), name="polls_poll_closes_after_opening"),
+            models.CheckConstraint(condition=Q(min_choices__gte=1), name="polls_poll_min_choices_positive"),
+            models.CheckConstraint(
+                condition=Q(max_choices__gte=F("min_choices")), name="polls_poll_max_not_below_min"
+            ),
+            models.CheckConstraint(
+                condition=~Q(method=VotingMethod.SINGLE) | Q(min_choices=1, max_choices=1),
+                name="polls_poll_single_method_picks_one",
+            ),
+            models.CheckConstraint(
+                condition=Q(votes_per_period__gte=1, votes_per_period__lte=MAX_VOTES_PER_PERIOD),
+                name="polls_poll_votes_per_period_range",
+            ),
+            models.CheckConstraint(condition=Q(kind__in=PollKind.values), name="polls_poll_kind_valid"),
+            models.CheckConstraint(condition=Q(method__in=VotingMethod.values), name="polls_poll_method_valid"),
+            models.CheckConstraint(condition=Q(period__in=Period.values), name="polls_poll_period_valid"),
+            models.CheckConstraint(condition=Q(state__in=PollState.values), name="polls_poll_state_valid"),
+            models.CheckConstraint(
+                condition=Q(results_visibility__in=ResultsVisibility.values),
+                name="polls_poll_visibility_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state=PollState.PUBLISHED) | Q(published_at__isnull=False),
+                name="polls_poll_published_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    # -- time and status -------------------------------------------------------------
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def effective_closes_at(self) -> datetime:
+        if self.closed_early_at and self.closed_early_at < self.closes_at:
+            return self.closed_early_at
+        return self.closes_at
+
+    def status_at(self, moment: datetime) -> PollStatus:
+        if self.state == PollState.DRAFT:
+            return PollStatus.DRAFT
+        if self.state == PollState.CANCELLED:
+            return PollStatus.CANCELLED
+        if self.state == PollState.PUBLISHED:
+            return PollStatus.PUBLISHED
+        if moment < self.opens_at:
+            return PollStatus.SCHEDULED
+        if moment < self.effective_closes_at:
+            return PollStatus.OPEN
+        return PollStatus.CLOSED
+
+    @property
+    def status(self) -> PollStatus:
+        return self.status_at(timezone.now())
+
+    @property
+    def is_frozen(self) -> bool:
+        """Options and rules may change only while the poll is a draft."""
+        return self.state != PollState.DRAFT
+
+    def local_day(self, moment: datetime) -> date:
+        return moment.astimezone(self.zone).date()
+
+    def period_of(self, moment: datetime) -> date:
+        """The allowance period a ballot cast at ``moment`` counts against: the
+        poll's local calendar day for daily polls, the opening day for once polls."""
+        if self.period == Period.DAILY:
+            return self.local_day(moment)
+        return self.local_day(self.opens_at)
+
+
+def design_image_path(option: "Option", filename: str) -> str:
+    extension = filename.rsplit(".", 1)[-1].lower()
+    return f"designs/{option.poll_id}/{secrets.token_hex(8)}.{extension}"
+
+
+class Option(models.Model):
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="options")
+    label = models.CharField(_("label"), max_length=200)
+    position = models.PositiveSmallIntegerField(default=0)
+    description = models.TextField(blank=True)
+    # city
+    country = CountryField(blank=True)
+    latitude = models.DecimalField(max_digits=8, decimal_places=5, null=True, blank=True)
+    longitude = models.DecimalField(max_digits=8, decimal_places=5, null=True, blank=True)
+    population = models.PositiveBigIntegerField(null=True, blank=True)
+    # single
+    artist = models.CharField(max_length=200, blank=True)
+    track = models.CharField(max_length=200, blank=True)
+    preview_url = models.URLField(blank=True)
+    # design
+    image = models.ImageField(
+        upload_to=design_image_path,
+        blank=True,
+        validators=[FileExtensionValidator(["png", "jpg", "jpeg", "webp"])],
+    )
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["poll", "label"], name="polls_option_label_unique_in_poll"),
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True) | Q(latitude__gte=-90, latitude__lte=90),
+                name="polls_option_latitude_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(longitude__isnull=True) | Q(longitude__gte=-180, longitude__lte=180),
+                name="polls_option_longitude_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class BallotStatus(models.TextChoices):
+    COUNTED = "counted", _("Counted")
+    QUARANTINED = "quarantined", _("Quarantined")
+    INVALIDATED = "invalidated", _("Invalidated")
+
+
+class Ballot(models.Model):
+    """One vote. Its (poll, voter, period, slot) is unique and its slot is below the
+    poll's ``votes_per_period``, so no account can exceed the allowance, even with
+    many requests racing: the losers hit the unique index and are refused."""
+
+    poll = models.ForeignKey(Poll, on_delete=models.PROTECT, related_name="ballots")
+    voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ballots")
+    period = models.DateField()
+    slot = models.PositiveSmallIntegerField()
+    day = models.DateField(help_text=_("Local calendar day of the poll when cast."))
+    cast_at = models.DateTimeField(default=timezone.now)
+    receipt_hash = models.CharField(max_length=64, db_index=True)
+    status = models.CharField(max_length=16, choices=BallotStatus.choices, default=BallotStatus.COUNTED)
+    status_reason = models.CharField(max_length=64, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    client_network = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["poll", "voter", "period", "slot"], name="polls_ballot_one_per_slot"
+            ),
+            models.UniqueConstraint(fields=["poll", "receipt_hash"], name="polls_ballot_receipt_unique"),
+            models.CheckConstraint(
+                condition=Q(slot__lt=MAX_VOTES_PER_PERIOD), name="polls_ballot_slot_in_range"
+            ),
+            models.CheckConstraint(condition=Q(status__in=BallotStatus.values), name="polls_ballot_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status=BallotStatus.COUNTED) | ~Q(status_reason=""),
+                name="polls_ballot_not_counted_has_reason",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["poll", "id"], name="polls_ballot_poll_id"),
+            models.Index(fields=["voter", "-cast_at"], name="polls_ballot_voter_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"ballot {self.pk} in {self.poll_id}"
+
+
+class BallotChoice(models.Model):
+    """One option on a ballot; ``rank`` is 1 for the first preference (ranked polls)
+    and 1 for every pick otherwise."""
+
+    poll = models.ForeignKey(Poll, on_delete=models.PROTECT, related_name="+")
+    ballot = models.ForeignKey(Ballot, on_delete=models.CASCADE, related_name="choices")
+    option = models.ForeignKey(Option, on_delete=models.PROTECT, related_name="+")
+    rank = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        ordering = ["rank", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["poll", "ballot", "option"], name="polls_choice_option_once"),
+            models.CheckConstraint(condition=Q(rank__gte=1), name="polls_choice_rank_positive"),
+        ]
+
+
+class IdempotentAnswer(models.Model):
+    """The first answer to a vote sent with an ``Idempotency-Key``, kept whole (receipt
+    included) for 24 hours so that a retry gets it again instead of an error."""
+
+    voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=128)
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="+")
+    request_fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["poll", "voter", "key"], name="polls_idempotent_answer_unique"),
+        ]

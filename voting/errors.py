@@ -33,6 +33,9 @@ class DomainError(Exception):
             self.http_status = http_status
         super().__init__(f"{self.code}: {self.detail}")
 
+    def as_body(self) -> dict:
+        return error_body(self.code, self.detail)
+
 
 def error_body(code: str, detail: str, **extra) -> dict:
     return {"code": code, "detail": str(detail), **extra}
@@ -46,7 +49,7 @@ def api_exception_handler(exc, context):
     """DRF exception handler: every error leaves as ``{"code", "detail"}``."""
     request = context.get("request")
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.code, exc.detail), status=exc.http_status)
+        return Response(exc.as_body(), status=exc.http_status)
     if isinstance(exc, Ratelimited):
         seconds = retry_after_seconds(request)
         return Response(

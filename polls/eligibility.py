@@ -1,0 +1,46 @@
+"""Who may vote in a poll: verification level, account age at opening, country."""
+
+from django.utils.translation import gettext as _
+
+from accounts.verification import VerificationLevel, level_rank, verification_level_of
+from polls.errors import VoteRefused
+from polls.models import Poll
+
+
+def check_voter_eligible(*, poll: Poll, voter) -> None:
+    """Raise VoteRefused naming the first rule the voter fails; return if eligible.
+
+    ``email_unverified`` when the address is not verified (the fan can fix that);
+    otherwise ``not_eligible`` with a ``reason``: ``verification_level``,
+    ``account_too_new``, ``country_unknown`` or ``country``.
+    """
+    level = verification_level_of(voter)
+    if level == VerificationLevel.NONE:
+        raise VoteRefused("email_unverified", _("Verify your email address before voting."))
+    if level_rank(level) < level_rank(poll.least_verification):
+        raise VoteRefused(
+            "not_eligible",
+            _("This poll is open to accounts with the level “%(level)s” or above.")
+            % {"level": VerificationLevel(poll.least_verification).label},
+            reason="verification_level",
+        )
+    if poll.least_account_age and voter.date_joined > poll.opens_at - poll.least_account_age:
+        raise VoteRefused(
+            "not_eligible",
+            _("Your account must have been created at least %(days)s days before the poll opened.")
+            % {"days": max(1, round(poll.least_account_age.total_seconds() / 86400))},
+            reason="account_too_new",
+        )
+    allowed = {country.code for country in poll.allowed_countries}
+    blocked = {country.code for country in poll.blocked_countries}
+    if not (allowed or blocked):
+        return
+    country = voter.country.code if voter.country else ""
+    if not country:
+        raise VoteRefused(
+            "not_eligible",
+            _("This poll is limited by country. Set your country in your profile first."),
+            reason="country_unknown",
+        )
+    if (allowed and country not in allowed) or country in blocked:
+        raise VoteRefused("not_eligible", _("This poll is not open to voters in your country."), reason="country")

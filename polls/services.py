@@ -1,0 +1,188 @@
+"""Writes of the polls app. Casting a vote lives here; the HTML view and the API
+both call ``ballot_cast``."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from http import HTTPStatus
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.client_ip import network_of
+from polls.eligibility import check_voter_eligible
+from polls.errors import VoteRefused
+from polls.models import Ballot, BallotChoice, IdempotentAnswer, Option, Poll, PollStatus, VotingMethod
+from polls.receipts import receipt_hash, receipt_new
+
+
+@dataclass(frozen=True)
+class VoteAnswer:
+    """What the voter is told: ``body`` holds the receipt, shown this once."""
+
+    status_code: int
+    body: dict
+    replayed: bool = False
+
+
+# ------------------------------------------------------------------ checks
+
+
+def check_poll_open(*, poll: Poll, moment: datetime) -> None:
+    status = poll.status_at(moment)
+    if status == PollStatus.OPEN:
+        return
+    if status == PollStatus.DRAFT:
+        raise VoteRefused("not_found", _("No such poll."))
+    if status == PollStatus.SCHEDULED:
+        raise VoteRefused("poll_not_open", _("This poll has not opened yet."))
+    raise VoteRefused("poll_closed", _("This poll is closed."))
+
+
+def check_choices(*, poll: Poll, choices: list) -> list[Option]:
+    """The chosen options, in the voter's order. Raises ``invalid_choice``."""
+    if not isinstance(choices, list) or not all(
+        isinstance(choice, int) and not isinstance(choice, bool) for choice in choices
+    ):
+        raise VoteRefused("invalid_choice", _("Choices must be a list of option ids."))
+    if len(set(choices)) != len(choices):
+        raise VoteRefused("invalid_choice", _("Each option may be chosen only once."))
+    if not poll.min_choices <= len(choices) <= poll.max_choices:
+        if poll.min_choices == poll.max_choices:
+            detail = _("Choose exactly %(n)s.") % {"n": poll.min_choices}
+        else:
+            detail = _("Choose between %(min)s and %(max)s.") % {"min": poll.min_choices, "max": poll.max_choices}
+        raise VoteRefused("invalid_choice", detail)
+    options = {option.pk: option for option in poll.options.filter(pk__in=choices)}
+    if len(options) != len(choices):
+        raise VoteRefused("invalid_choice", _("That is not an option of this poll."))
+    return [options[choice] for choice in choices]
+
+
+def check_ballot_cast(*, poll: Poll, voter, choices: list, moment: datetime) -> list[Option]:
+    """Everything that refuses a ballot before anything is written, in the order a
+    voter can act on: poll state, then the voter, then the choices."""
+    check_poll_open(poll=poll, moment=moment)
+    check_voter_eligible(poll=poll, voter=voter)
+    return check_choices(poll=poll, choices=choices)
+
+
+# ------------------------------------------------------------------ casting
+
+
+def ballot_cast(
+    *,
+    poll: Poll,
+    voter,
+    choices: list,
+    idempotency_key: str | None = None,
+    client_ip: str | None = None,
+) -> VoteAnswer:
+    """Cast one ballot and answer with its receipt.
+
+    The ballot, its choices and (with an ``idempotency_key``) the answer to replay
+    are written in one short transaction; the answer is given only after it commits.
+    Raises VoteRefused (nothing written). A retry with the same key returns the first
+    answer; the same key with other choices is refused as ``idempotency_key_reused``.
+    """
+    fingerprint = _request_fingerprint(poll, choices)
+    if idempotency_key:
+        replay = _idempotent_replay(poll=poll, voter=voter, key=idempotency_key, fingerprint=fingerprint)
+        if replay is not None:
+            return replay
+
+    now = timezone.now()
+    options = check_ballot_cast(poll=poll, voter=voter, choices=choices, moment=now)
+    receipt = receipt_new()
+    body = {
+        "receipt": receipt,
+        "poll": poll.slug,
+        "choices": [option.pk for option in options],
+        "cast_at": now.isoformat().replace("+00:00", "Z"),
+    }
+    try:
+        with transaction.atomic():
+            if idempotency_key:
+                # Claims the key first: a concurrent retry blocks on this row's unique
+                # index until we commit, then replays our answer.
+                IdempotentAnswer.objects.create(
+                    poll=poll,
+                    voter=voter,
+                    key=idempotency_key,
+                    request_fingerprint=fingerprint,
+                    status_code=HTTPStatus.CREATED,
+                    body=body,
+                    created_at=now,
+                )
+            ballot = _ballot_insert(poll=poll, voter=voter, moment=now, receipt=receipt, client_ip=client_ip)
+            BallotChoice.objects.bulk_create(
+                [
+                    BallotChoice(poll=poll, ballot=ballot, option=option, rank=_rank(poll, index))
+                    for index, option in enumerate(options)
+                ]
+            )
+    except IntegrityError:
+        if idempotency_key:
+            replay = _idempotent_replay(poll=poll, voter=voter, key=idempotency_key, fingerprint=fingerprint)
+            if replay is not None:
+                return replay
+        raise
+    return VoteAnswer(status_code=HTTPStatus.CREATED, body=body)
+
+
+def _ballot_insert(*, poll: Poll, voter, moment: datetime, receipt: str, client_ip: str | None) -> Ballot:
+    """Insert into the first free slot of the voter's period, or refuse.
+
+    The unique (poll, voter, period, slot) index decides: each attempt either takes a
+    slot or hits a row someone else committed, so there is no read-then-write race
+    and no lock on a shared row. The savepoint keeps the transaction usable after a
+    conflict.
+    """
+    period = poll.period_of(moment)
+    used = Ballot.objects.filter(poll=poll, voter=voter, period=period).count()
+    slots = list(range(used, poll.votes_per_period)) + list(range(min(used, poll.votes_per_period)))
+    for slot in slots:
+        try:
+            with transaction.atomic():
+                return Ballot.objects.create(
+                    poll=poll,
+                    voter=voter,
+                    period=period,
+                    slot=slot,
+                    day=poll.local_day(moment),
+                    cast_at=moment,
+                    receipt_hash=receipt_hash(receipt),
+                    client_ip=client_ip,
+                    client_network=network_of(client_ip) if client_ip else "",
+                )
+        except IntegrityError:
+            continue
+    raise VoteRefused("already_voted", _already_voted_detail(poll))
+
+
+def _already_voted_detail(poll: Poll) -> str:
+    if poll.period == "daily":
+        return _("You have used all your votes for today in this poll.")
+    return _("You have already voted in this poll.")
+
+
+def _rank(poll: Poll, index: int) -> int:
+    return index + 1 if poll.method == VotingMethod.RANKED else 1
+
+
+def _request_fingerprint(poll: Poll, choices: list) -> str:
+    return hashlib.sha256(json.dumps([poll.pk, choices], default=str).encode()).hexdigest()
+
+
+def _idempotent_replay(*, poll: Poll, voter, key: str, fingerprint: str) -> VoteAnswer | None:
+    stored = IdempotentAnswer.objects.filter(poll=poll, voter=voter, key=key).first()
+    if stored is None:
+        return None
+    if stored.request_fingerprint != fingerprint:
+        raise VoteRefused(
+            "idempotency_key_reused",
+            _("This Idempotency-Key was already used for a different vote."),
+        )
+    return VoteAnswer(status_code=stored.status_code, body=stored.body, replayed=True)
