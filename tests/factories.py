@@ -1,8 +1,12 @@
+from datetime import timedelta
+
 import factory
 from allauth.account.models import EmailAddress
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from accounts.models import Agency, Membership, Role, User
+from polls.models import Option, Poll, PollKind, PollState, VotingMethod
 
 TEST_PASSWORD = "correct-horse-battery-staple"
 
@@ -40,3 +44,29 @@ class MembershipFactory(DjangoModelFactory):
     user = factory.SubFactory(UserFactory, verified=True)
     agency = factory.SubFactory(AgencyFactory)
     role = Role.OWNER
+
+
+class PollFactory(DjangoModelFactory):
+    """An open single-choice poll by default (scheduled, opened an hour ago)."""
+
+    class Meta:
+        model = Poll
+        skip_postgeneration_save = True
+
+    agency = factory.SubFactory(AgencyFactory)
+    slug = factory.Sequence(lambda n: f"poll-{n}")
+    kind = PollKind.OTHER
+    method = VotingMethod.SINGLE
+    title = factory.Sequence(lambda n: f"Poll {n}")
+    timezone = "UTC"
+    state = PollState.SCHEDULED
+    opens_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=1))
+    closes_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+
+    @factory.post_generation
+    def option_labels(poll, create, extracted, **kwargs):
+        """``option_labels=["A", "B"]`` adds those options; three are made otherwise."""
+        if not create:
+            return
+        for position, label in enumerate(extracted or ["Seoul", "Tokyo", "Madrid"]):
+            Option.objects.create(poll=poll, label=label, position=position)
