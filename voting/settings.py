@@ -74,6 +74,8 @@ MIDDLEWARE = [
     "accounts.middleware.UserPreferencesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a Ratelimited raised in an HTML view into the friendly 429 page.
+    "django_ratelimit.middleware.RatelimitMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
 ]
@@ -129,7 +131,8 @@ else:
             },
             # A file, not the shared in-memory database, so that tests with real
             # threads see the same WAL and busy-timeout behaviour as the demo.
-            "TEST": {"NAME": str(VAR_DIR / "test.sqlite3")},
+            # One file per test process, so that two suites can run side by side.
+            "TEST": {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
 
@@ -153,6 +156,11 @@ else:
 # django-ratelimit counts in the shared cache so limits hold across processes.
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_VIEW = "voting.errors.rate_limited_view"
+# Scopes for voting.ratelimits: (who, rate) with who in account, ip, network.
+RATE_LIMITS = {
+    "vote": [("account", "20/m"), ("ip", "120/m")],
+    "receipt": [("ip", "30/m")],
+}
 if not PRODUCTION:
     # The demo's local-memory cache is per process; production refuses it instead.
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
