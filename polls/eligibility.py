@@ -43,4 +43,6 @@ def check_voter_eligible(*, poll: Poll, voter) -> None:
             reason="country_unknown",
         )
     if (allowed and country not in allowed) or country in blocked:
-        raise VoteRefused("not_eligible", _("This poll is not open to voters in your country."), reason="country")
+        raise VoteRefused(
+            "not_eligible", _("This poll is not open to voters in your country."), reason="country"
+        )

@@ -114,7 +114,9 @@ class Poll(models.Model):
         ordering = ["closes_at", "id"]
         indexes = [models.Index(fields=["state", "opens_at", "closes_at"], name="polls_poll_state_times")]
         constraints = [
-            models.CheckConstraint(condition=Q(closes_at__gt=F("opens_at")), name="polls_poll_closes_after_opening"),
+            models.CheckConstraint(
+                condition=Q(closes_at__gt=F("opens_at")), name="polls_poll_closes_after_opening"
+            ),
             models.CheckConstraint(condition=Q(min_choices__gte=1), name="polls_poll_min_choices_positive"),
             models.CheckConstraint(
                 condition=Q(max_choices__gte=F("min_choices")), name="polls_poll_max_not_below_min"
@@ -128,7 +130,9 @@ class Poll(models.Model):
                 name="polls_poll_votes_per_period_range",
             ),
             models.CheckConstraint(condition=Q(kind__in=PollKind.values), name="polls_poll_kind_valid"),
-            models.CheckConstraint(condition=Q(method__in=VotingMethod.values), name="polls_poll_method_valid"),
+            models.CheckConstraint(
+                condition=Q(method__in=VotingMethod.values), name="polls_poll_method_valid"
+            ),
             models.CheckConstraint(condition=Q(period__in=Period.values), name="polls_poll_period_valid"),
             models.CheckConstraint(condition=Q(state__in=PollState.values), name="polls_poll_state_valid"),
             models.CheckConstraint(
@@ -264,7 +268,9 @@ class Ballot(models.Model):
             models.CheckConstraint(
                 condition=Q(slot__lt=MAX_VOTES_PER_PERIOD), name="polls_ballot_slot_in_range"
             ),
-            models.CheckConstraint(condition=Q(status__in=BallotStatus.values), name="polls_ballot_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=BallotStatus.values), name="polls_ballot_status_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(status=BallotStatus.COUNTED) | ~Q(status_reason=""),
                 name="polls_ballot_not_counted_has_reason",

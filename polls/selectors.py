@@ -26,7 +26,9 @@ def polls_with_status(*, status: str, moment: datetime | None = None) -> QuerySe
     scheduled = polls.filter(state=PollState.SCHEDULED)
     if status == PollStatus.SCHEDULED:
         return scheduled.filter(opens_at__gt=now)
-    not_closed_early = scheduled.filter(closed_early_at__isnull=True) | scheduled.filter(closed_early_at__gt=now)
+    not_closed_early = scheduled.filter(closed_early_at__isnull=True) | scheduled.filter(
+        closed_early_at__gt=now
+    )
     if status == PollStatus.OPEN:
         return not_closed_early.filter(opens_at__lte=now, closes_at__gt=now)
     if status == PollStatus.CLOSED:

@@ -53,7 +53,10 @@ def check_choices(*, poll: Poll, choices: list) -> list[Option]:
         if poll.min_choices == poll.max_choices:
             detail = _("Choose exactly %(n)s.") % {"n": poll.min_choices}
         else:
-            detail = _("Choose between %(min)s and %(max)s.") % {"min": poll.min_choices, "max": poll.max_choices}
+            detail = _("Choose between %(min)s and %(max)s.") % {
+                "min": poll.min_choices,
+                "max": poll.max_choices,
+            }
         raise VoteRefused("invalid_choice", detail)
     options = {option.pk: option for option in poll.options.filter(pk__in=choices)}
     if len(options) != len(choices):

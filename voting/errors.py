@@ -108,5 +108,8 @@ def rate_limited_view(request: HttpRequest, exception: Exception) -> HttpRespons
     return response
 
 
-def api_not_found(request: HttpRequest, exception=None) -> HttpResponse:
-    return JsonResponse(error_body("not_found", _("Not found.")), status=HTTPStatus.NOT_FOUND)
+def not_found_view(request: HttpRequest, exception=None) -> HttpResponse:
+    """handler404: JSON under /api/, the site's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("not_found", _("Not found.")), status=HTTPStatus.NOT_FOUND)
+    return render(request, "errors/404.html", status=HTTPStatus.NOT_FOUND)

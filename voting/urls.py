@@ -18,9 +18,11 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/me/", accounts_api.MeView.as_view(), name="api-me"),
+    path("api/v1/", include("polls.api_urls")),
     path("healthz", health.healthz, name="healthz"),
     path("", include("polls.urls")),
 ]
 
 if settings.DEBUG:
     urlpatterns += [path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})]
+handler404 = "voting.errors.not_found_view"

@@ -1,0 +1,58 @@
+"""Reads for agency staff: their agencies' polls, turnout, the audit log."""
+
+from django.db.models import Count, QuerySet
+from django.utils.translation import gettext as _
+
+from accounts.models import Agency, AuditLogEntry, User
+from accounts.selectors import membership_of
+from polls.errors import PollChangeRefused
+from polls.models import Ballot, Poll
+
+
+def polls_of_member(*, user: User, agency: Agency | None = None) -> QuerySet[Poll]:
+    """The polls of every agency the user belongs to (or of one of them), newest first."""
+    polls = Poll.objects.filter(agency__memberships__user=user).select_related("agency")
+    if agency is not None:
+        polls = polls.filter(agency=agency)
+    return polls.prefetch_related("options").order_by("-created_at", "-id")
+
+
+def agency_of_member(*, user: User, slug: str) -> Agency:
+    """The agency with that slug if the user is a member; ``not_found`` otherwise, so
+    that nobody learns which agencies exist."""
+    agency = Agency.objects.filter(slug=slug).first()
+    if agency is None or membership_of(user=user, agency=agency) is None:
+        raise PollChangeRefused("not_found", _("Not found."))
+    return agency
+
+
+def poll_of_member(*, user: User, slug: str) -> Poll:
+    """The poll with that slug if it belongs to one of the user's agencies.
+    Raises PollChangeRefused ``not_found`` otherwise."""
+    poll = (
+        Poll.objects.filter(slug=slug, agency__memberships__user=user)
+        .select_related("agency")
+        .prefetch_related("options")
+        .first()
+    )
+    if poll is None:
+        raise PollChangeRefused("not_found", _("Not found."))
+    return poll
+
+
+def poll_turnout(*, poll: Poll) -> dict:
+    """How many ballots were cast and by how many accounts, whatever their status.
+
+    Deliberately no count per option: who may see those, and when, is the poll's
+    results visibility, decided elsewhere. One indexed aggregate over the poll's
+    ballots; fine for a staff page, not for a public one.
+    """
+    totals = Ballot.objects.filter(poll=poll).aggregate(
+        ballots=Count("id"), voters=Count("voter", distinct=True)
+    )
+    return {"ballots": totals["ballots"], "voters": totals["voters"]}
+
+
+def audit_log_of_member(*, user: User, slug: str) -> QuerySet[AuditLogEntry]:
+    agency = agency_of_member(user=user, slug=slug)
+    return agency.audit_log.select_related("actor")

@@ -1,0 +1,194 @@
+"""The fans' and the public's JSON API: polls, their details, and casting votes."""
+
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from polls import selectors
+from polls.errors import VoteRefused
+from polls.models import Poll, PollKind, PollStatus
+from polls.services import ballot_cast
+from voting.ratelimits import rate_limited
+
+ERROR_SCHEMA = inline_serializer(
+    name="Error",
+    fields={
+        "code": serializers.CharField(),
+        "detail": serializers.CharField(),
+        "reason": serializers.CharField(required=False),
+    },
+)
+
+
+class OptionOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+    position = serializers.IntegerField()
+    description = serializers.CharField()
+
+    def to_representation(self, option):
+        data = super().to_representation(option)
+        kind = self.context["poll"].kind
+        if kind == PollKind.CITY:
+            data.update(
+                country=option.country.code or None,
+                latitude=float(option.latitude) if option.latitude is not None else None,
+                longitude=float(option.longitude) if option.longitude is not None else None,
+                population=option.population,
+            )
+        elif kind == PollKind.SINGLE:
+            data.update(artist=option.artist, track=option.track, preview_url=option.preview_url or None)
+        elif kind == PollKind.DESIGN:
+            data.update(image=self._image_url(option))
+        return data
+
+    def _image_url(self, option) -> str | None:
+        if not option.image:
+            return None
+        request = self.context.get("request")
+        return request.build_absolute_uri(option.image.url) if request else option.image.url
+
+
+class PollOutputSerializer(serializers.Serializer):
+    slug = serializers.SlugField()
+    kind = serializers.CharField()
+    method = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    agency = serializers.CharField(source="agency.slug")
+    status = serializers.SerializerMethodField()
+    opens_at = serializers.DateTimeField()
+    closes_at = serializers.DateTimeField(source="effective_closes_at")
+    timezone = serializers.CharField()
+    results_visibility = serializers.CharField()
+    min_choices = serializers.IntegerField()
+    max_choices = serializers.IntegerField()
+    votes_per_period = serializers.IntegerField()
+    period = serializers.CharField()
+    least_verification = serializers.CharField()
+    options = serializers.SerializerMethodField()
+
+    def get_status(self, poll: Poll) -> str:
+        return poll.status.value
+
+    def get_options(self, poll: Poll) -> list[dict]:
+        context = {**self.context, "poll": poll}
+        return OptionOutputSerializer(poll.options.all(), many=True, context=context).data
+
+
+class BallotOutputSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    reason = serializers.CharField(source="status_reason")
+    choices = serializers.SerializerMethodField()
+    cast_at = serializers.DateTimeField()
+    day = serializers.DateField()
+
+    def get_choices(self, ballot) -> list[int]:
+        return [choice.option_id for choice in ballot.choices.all()]
+
+
+@extend_schema(
+    summary="List polls",
+    parameters=[
+        OpenApiParameter("status", OpenApiTypes.STR, enum=[s.value for s in PollStatus if s != "draft"]),
+        OpenApiParameter("kind", OpenApiTypes.STR, enum=PollKind.values),
+        OpenApiParameter("agency", OpenApiTypes.STR, description="agency slug"),
+    ],
+)
+class PollListView(ListAPIView):
+    serializer_class = PollOutputSerializer
+
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(
+            choices=[s.value for s in PollStatus if s != "draft"], required=False
+        )
+        kind = serializers.ChoiceField(choices=PollKind.values, required=False)
+        agency = serializers.SlugField(required=False)
+
+    def get_queryset(self):
+        filters = self.FilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        wanted = filters.validated_data
+        polls = (
+            selectors.polls_with_status(status=wanted["status"])
+            if "status" in wanted
+            else selectors.public_polls()
+        )
+        if "kind" in wanted:
+            polls = polls.filter(kind=wanted["kind"])
+        if "agency" in wanted:
+            polls = polls.filter(agency__slug=wanted["agency"])
+        return polls.prefetch_related("options").order_by("-opens_at", "id")
+
+
+class PollDetailView(APIView):
+    @extend_schema(
+        summary="A poll, its options and rules, and the caller's own ballots",
+        responses={200: PollOutputSerializer, 404: ERROR_SCHEMA},
+    )
+    def get(self, request, slug: str):
+        poll = _public_poll_or_404(slug)
+        data = PollOutputSerializer(poll, context={"request": request}).data
+        if request.user.is_authenticated:
+            ballots = selectors.ballots_of_voter(voter=request.user, poll=poll)
+            data["your_ballots"] = BallotOutputSerializer(ballots, many=True).data
+            data["your_votes_left"] = selectors.votes_left(poll=poll, voter=request.user)
+        return Response(data)
+
+
+@method_decorator(rate_limited("vote"), name="post")
+class VoteView(APIView):
+    class InputSerializer(serializers.Serializer):
+        choices = serializers.ListField(child=serializers.IntegerField(), allow_empty=True)
+
+    class OutputSerializer(serializers.Serializer):
+        receipt = serializers.CharField()
+        poll = serializers.SlugField()
+        choices = serializers.ListField(child=serializers.IntegerField())
+        cast_at = serializers.DateTimeField()
+
+    @extend_schema(
+        summary="Cast a vote",
+        description=(
+            "Answers 201 with the receipt, shown this once. Send an `Idempotency-Key` "
+            "header to make a retry return the first answer."
+        ),
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        request=InputSerializer,
+        responses={
+            201: OutputSerializer,
+            400: ERROR_SCHEMA,
+            401: ERROR_SCHEMA,
+            403: ERROR_SCHEMA,
+            409: ERROR_SCHEMA,
+        },
+    )
+    def post(self, request, slug: str):
+        if not request.user.is_authenticated:
+            raise NotAuthenticated()
+        poll = _public_poll_or_404(slug)
+        payload = self.InputSerializer(data=request.data)
+        if not payload.is_valid():
+            raise VoteRefused("invalid_choice", _('Send {"choices": [option ids]}.'))
+        key = request.headers.get("Idempotency-Key", "").strip()[:128] or None
+        answer = ballot_cast(
+            poll=poll,
+            voter=request.user,
+            choices=payload.validated_data["choices"],
+            idempotency_key=key,
+            client_ip=request._request.client_ip,
+        )
+        return Response(answer.body, status=answer.status_code)
+
+
+def _public_poll_or_404(slug: str) -> Poll:
+    poll = selectors.poll_for_public(slug=slug)
+    if poll is None:
+        raise VoteRefused("not_found", _("No such poll."))
+    return poll
