@@ -301,6 +301,9 @@ class BallotChoice(models.Model):
             models.CheckConstraint(condition=Q(rank__gte=1), name="polls_choice_rank_positive"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.option_id} (rank {self.rank})"
+
 
 class IdempotentAnswer(models.Model):
     """The first answer to a vote sent with an ``Idempotency-Key``, kept whole (receipt
@@ -318,3 +321,6 @@ class IdempotentAnswer(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["poll", "voter", "key"], name="polls_idempotent_answer_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"answer to {self.key}"
