@@ -4,4 +4,8 @@ from polls import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("polls/<slug:slug>/", views.poll_detail, name="poll_detail"),
+    path("polls/<slug:slug>/vote/", views.poll_vote, name="poll_vote"),
+    path("polls/<slug:slug>/voted/", views.poll_voted, name="poll_voted"),
+    path("my/votes/", views.my_votes, name="my_votes"),
 ]

@@ -1,5 +1,98 @@
-from django.shortcuts import render
+"""Fan pages: home, a poll with its ballot form, the receipt, and my votes."""
+
+import secrets
+from http import HTTPStatus
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from polls import selectors
+from polls.errors import VoteRefused
+from polls.forms import BallotForm
+from polls.services import ballot_cast
+from voting.ratelimits import rate_limited
+
+FRESH_RECEIPT_SESSION_KEY = "polls:fresh_receipt"
 
 
 def home(request):
-    return render(request, "polls/home.html")
+    return render(request, "polls/home.html", {"sections": selectors.home_sections()})
+
+
+def _poll_or_404(slug: str):
+    poll = selectors.poll_for_public(slug=slug)
+    if poll is None:
+        raise Http404
+    return poll
+
+
+def _poll_page(request, poll, form, status=HTTPStatus.OK, refusal: VoteRefused | None = None):
+    context = {"poll": poll, "form": form, "refusal": refusal}
+    if request.user.is_authenticated:
+        context["my_ballots"] = selectors.ballots_of_voter(voter=request.user, poll=poll)
+        context["votes_left"] = selectors.votes_left(poll=poll, voter=request.user)
+    return render(request, "polls/detail.html", context, status=status)
+
+
+def poll_detail(request, slug: str):
+    poll = _poll_or_404(slug)
+    form = BallotForm(poll=poll, initial={"idempotency_key": secrets.token_urlsafe(16)})
+    return _poll_page(request, poll, form)
+
+
+@require_http_methods(["POST"])
+@rate_limited("vote")
+def poll_vote(request, slug: str):
+    poll = _poll_or_404(slug)
+    if not request.user.is_authenticated:
+        return redirect_to_login(poll_url(poll))
+    form = BallotForm(request.POST, poll=poll)
+    if not form.is_valid():
+        refusal = VoteRefused("invalid_choice", _("Please check your choices."))
+        return _poll_page(request, poll, form, status=HTTPStatus.BAD_REQUEST, refusal=refusal)
+    if form.is_bot():
+        refusal = VoteRefused("invalid", _("This form could not be accepted."))
+        return _poll_page(request, poll, form, status=HTTPStatus.BAD_REQUEST, refusal=refusal)
+    try:
+        answer = ballot_cast(
+            poll=poll,
+            voter=request.user,
+            choices=form.choices(),
+            idempotency_key=form.cleaned_data.get("idempotency_key") or None,
+            client_ip=request.client_ip,
+        )
+    except VoteRefused as refusal:
+        return _poll_page(request, poll, form, status=refusal.http_status, refusal=refusal)
+    request.session[FRESH_RECEIPT_SESSION_KEY] = answer.body
+    return redirect("poll_voted", slug=poll.slug)
+
+
+@never_cache
+def poll_voted(request, slug: str):
+    """Shows the receipt of the ballot just cast, once; a reload shows it no more."""
+    poll = _poll_or_404(slug)
+    answer = request.session.pop(FRESH_RECEIPT_SESSION_KEY, None)
+    if not answer or answer.get("poll") != poll.slug:
+        messages.info(request, _("A receipt is shown only once, right after voting."))
+        return redirect(poll_url(poll))
+    labels = dict(poll.options.values_list("pk", "label"))
+    chosen = [labels.get(option_id, "?") for option_id in answer["choices"]]
+    return render(request, "polls/voted.html", {"poll": poll, "answer": answer, "chosen": chosen})
+
+
+@login_required
+def my_votes(request):
+    ballots = selectors.ballots_of_voter(voter=request.user)[:200]
+    return render(request, "polls/my_votes.html", {"ballots": ballots})
+
+
+def poll_url(poll) -> str:
+    from django.urls import reverse
+
+    return reverse("poll_detail", kwargs={"slug": poll.slug})
