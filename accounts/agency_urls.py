@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from accounts import views
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("<slug:slug>/members/", views.agency_members, name="members"),
     path("<slug:slug>/audit/", views.agency_audit_log, name="audit_log"),
+    path("<slug:agency_slug>/polls/", include("polls.agency_urls")),
 ]

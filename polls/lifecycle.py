@@ -161,11 +161,12 @@ def _jsonable(value: Any) -> Any:
 
 
 def _field_value(instance, name: str) -> Any:
-    if name in ("allowed_countries", "blocked_countries", "country"):
+    if name in ("allowed_countries", "blocked_countries"):
+        # A descriptor that iterates as Country objects, not a list.
+        return sorted(getattr(country, "code", country) for country in getattr(instance, name))
+    if name == "country":
         value = getattr(instance, name)
-        if isinstance(value, list | tuple):
-            return sorted(country.code if hasattr(country, "code") else str(country) for country in value)
-        return value.code if hasattr(value, "code") else str(value or "")
+        return (value.code or "") if hasattr(value, "code") else str(value or "")
     if name == "image":
         return instance.image.name if instance.image else ""
     return getattr(instance, name)

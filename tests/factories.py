@@ -70,3 +70,18 @@ class PollFactory(DjangoModelFactory):
             return
         for position, label in enumerate(extracted or ["Seoul", "Tokyo", "Madrid"]):
             Option.objects.create(poll=poll, label=label, position=position)
+
+
+class DraftPollFactory(PollFactory):
+    """A draft poll opening tomorrow, for the agency side (options still editable)."""
+
+    state = PollState.DRAFT
+    opens_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
+    closes_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=8))
+
+
+def mfa_enable(user: User) -> None:
+    """Give the user a TOTP authenticator, as allauth.mfa does when they set one up."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    TOTP.activate(user, generate_totp_secret())

@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/me/", accounts_api.MeView.as_view(), name="api-me"),
+    path("api/v1/agency/", include("polls.agency_api_urls")),
     path("api/v1/", include("polls.api_urls")),
     path("healthz", health.healthz, name="healthz"),
     path("", include("polls.urls")),

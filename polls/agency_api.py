@@ -1,0 +1,439 @@
+"""The agency API (``/api/v1/agency/``): create and run polls.
+
+Each view is thin: an input serializer parses, one function of ``polls.lifecycle``
+decides and writes, an output serializer answers. Refusals are PollChangeRefused and
+leave as ``{"code", "detail"}`` through ``voting.errors.api_exception_handler``.
+"""
+
+from datetime import timedelta
+
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django_ratelimit.decorators import ratelimit
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from polls import agency_selectors, lifecycle
+from polls.errors import PollChangeRefused
+from polls.models import (
+    MAX_OPTIONS,
+    MAX_VOTES_PER_PERIOD,
+    Option,
+    Period,
+    Poll,
+    PollKind,
+    ResultsVisibility,
+    VotingMethod,
+)
+
+# Generous for people at work, tight enough that a stolen session cannot flood the
+# audit log or the disk with images.
+WRITE_RATE = "120/h"
+# Turnout is an aggregate over ballots: costly enough to bound per account.
+STATS_RATE = "600/h"
+
+write_limited = ratelimit(key="user", rate=WRITE_RATE, block=True)
+stats_limited = ratelimit(key="user", rate=STATS_RATE, block=True)
+
+
+# ------------------------------------------------------------------ serializers
+
+
+class AgencyErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class AgencyOptionOutputSerializer(serializers.ModelSerializer):
+    """An option with the metadata of its poll's kind only."""
+
+    country = serializers.SerializerMethodField()
+    latitude = serializers.FloatField(allow_null=True)
+    longitude = serializers.FloatField(allow_null=True)
+    image = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Option
+        fields = [
+            "id",
+            "label",
+            "description",
+            "position",
+            "country",
+            "latitude",
+            "longitude",
+            "population",
+            "artist",
+            "track",
+            "preview_url",
+            "image",
+        ]
+
+    def get_country(self, option: Option) -> str:
+        return str(option.country.code or "") if option.country else ""
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_image(self, option: Option) -> str | None:
+        if not option.image:
+            return None
+        request = self.context.get("request")
+        url = option.image.url
+        return request.build_absolute_uri(url) if request is not None else url
+
+    def to_representation(self, option: Option) -> dict:
+        data = super().to_representation(option)
+        kind = option.poll.kind
+        keep = {"id", "label", "description", "position", *lifecycle.OPTION_METADATA_FIELDS.get(kind, ())}
+        if kind == PollKind.DESIGN:
+            keep.add("image")
+        return {name: value for name, value in data.items() if name in keep}
+
+
+class AgencyPollOutputSerializer(serializers.ModelSerializer):
+    agency = serializers.CharField(source="agency.slug")
+    status = serializers.CharField()
+    least_verification = serializers.CharField()
+    least_account_age_days = serializers.SerializerMethodField()
+    allowed_countries = serializers.SerializerMethodField()
+    blocked_countries = serializers.SerializerMethodField()
+    options = AgencyOptionOutputSerializer(many=True)
+
+    class Meta:
+        model = Poll
+        fields = [
+            "slug",
+            "agency",
+            "kind",
+            "method",
+            "title",
+            "description",
+            "state",
+            "status",
+            "opens_at",
+            "closes_at",
+            "closed_early_at",
+            "cancelled_at",
+            "timezone",
+            "results_visibility",
+            "min_choices",
+            "max_choices",
+            "votes_per_period",
+            "period",
+            "least_verification",
+            "least_account_age_days",
+            "allowed_countries",
+            "blocked_countries",
+            "options",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_least_account_age_days(self, poll: Poll) -> int:
+        return poll.least_account_age.days
+
+    def get_allowed_countries(self, poll: Poll) -> list[str]:
+        return [country.code for country in poll.allowed_countries]
+
+    def get_blocked_countries(self, poll: Poll) -> list[str]:
+        return [country.code for country in poll.blocked_countries]
+
+
+class AgencyPollInputSerializer(serializers.Serializer):
+    """Poll fields an agency sets. On PATCH every field is optional."""
+
+    slug = serializers.SlugField(max_length=80, required=False)
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True)
+    kind = serializers.ChoiceField(choices=PollKind.choices)
+    method = serializers.ChoiceField(choices=VotingMethod.choices, required=False)
+    min_choices = serializers.IntegerField(min_value=1, max_value=MAX_OPTIONS, required=False)
+    max_choices = serializers.IntegerField(min_value=1, max_value=MAX_OPTIONS, required=False)
+    votes_per_period = serializers.IntegerField(min_value=1, max_value=MAX_VOTES_PER_PERIOD, required=False)
+    period = serializers.ChoiceField(choices=Period.choices, required=False)
+    least_verification = serializers.ChoiceField(choices=lifecycle.VOTER_LEVELS, required=False)
+    least_account_age_days = serializers.IntegerField(min_value=0, max_value=3650, required=False)
+    # ISO 3166-1 alpha-2 codes; polls.lifecycle refuses unknown ones, naming them.
+    allowed_countries = serializers.ListField(
+        child=serializers.CharField(min_length=2, max_length=2), required=False, max_length=300
+    )
+    blocked_countries = serializers.ListField(
+        child=serializers.CharField(min_length=2, max_length=2), required=False, max_length=300
+    )
+    opens_at = serializers.DateTimeField()
+    closes_at = serializers.DateTimeField()
+    timezone = serializers.CharField(
+        max_length=64, required=False, help_text="An IANA time zone, e.g. Asia/Seoul."
+    )
+    results_visibility = serializers.ChoiceField(choices=ResultsVisibility.choices, required=False)
+
+    def to_lifecycle_data(self) -> dict:
+        data = dict(self.validated_data)
+        data.pop("agency", None)
+        if "least_account_age_days" in data:
+            data["least_account_age"] = timedelta(days=data.pop("least_account_age_days"))
+        return data
+
+
+class AgencyPollCreateInputSerializer(AgencyPollInputSerializer):
+    agency = serializers.SlugField(help_text="Slug of one of your agencies.")
+
+
+class AgencyOptionInputSerializer(serializers.Serializer):
+    """An option; send ``multipart/form-data`` to upload a design's image."""
+
+    label = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True)
+    position = serializers.IntegerField(min_value=0, max_value=32767, required=False)
+    country = serializers.CharField(max_length=2, required=False, allow_blank=True)
+    latitude = serializers.FloatField(min_value=-90, max_value=90, required=False, allow_null=True)
+    longitude = serializers.FloatField(min_value=-180, max_value=180, required=False, allow_null=True)
+    population = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    artist = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    track = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    preview_url = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    image = serializers.FileField(required=False, allow_empty_file=False)
+
+    def split(self) -> tuple[dict, object | None]:
+        data = dict(self.validated_data)
+        return data, data.pop("image", None)
+
+
+class AgencyTurnoutOutputSerializer(serializers.Serializer):
+    poll = serializers.CharField()
+    status = serializers.CharField()
+    ballots = serializers.IntegerField()
+    voters = serializers.IntegerField()
+
+
+class AgencyAuditEntryOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    actor = serializers.SerializerMethodField()
+    action = serializers.CharField()
+    target_type = serializers.CharField()
+    target_id = serializers.CharField()
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+    ip_address = serializers.IPAddressField(allow_null=True)
+
+    def get_actor(self, entry) -> str | None:
+        return entry.actor.email if entry.actor else None
+
+
+# ------------------------------------------------------------------ views
+
+REFUSALS = {
+    400: AgencyErrorSerializer,
+    401: AgencyErrorSerializer,
+    403: AgencyErrorSerializer,
+    404: AgencyErrorSerializer,
+    409: AgencyErrorSerializer,
+    429: AgencyErrorSerializer,
+}
+
+
+def _poll_answer(request, poll: Poll, status_code: int = status.HTTP_200_OK) -> Response:
+    poll = agency_selectors.poll_of_member(user=request.user, slug=poll.slug)
+    return Response(AgencyPollOutputSerializer(poll, context={"request": request}).data, status=status_code)
+
+
+def _option_of(poll: Poll, option_id: int) -> Option:
+    option = poll.options.filter(pk=option_id).first()
+    if option is None:
+        raise PollChangeRefused("not_found", _("Not found."))
+    option.poll = poll
+    return option
+
+
+class AgencyView(APIView):
+    permission_classes = [IsAuthenticated]
+
+
+@method_decorator(write_limited, name="post")
+class PollListView(AgencyView):
+    @extend_schema(
+        summary="Polls of your agencies",
+        parameters=[OpenApiParameter("agency", str, description="Only this agency's polls (its slug).")],
+        responses={200: AgencyPollOutputSerializer(many=True), **REFUSALS},
+    )
+    def get(self, request):
+        agency = None
+        if request.query_params.get("agency"):
+            agency = agency_selectors.agency_of_member(user=request.user, slug=request.query_params["agency"])
+        polls = agency_selectors.polls_of_member(user=request.user, agency=agency)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(polls, request, view=self)
+        return paginator.get_paginated_response(
+            AgencyPollOutputSerializer(page, many=True, context={"request": request}).data
+        )
+
+    @extend_schema(
+        summary="Create a draft poll",
+        request=AgencyPollCreateInputSerializer,
+        responses={201: AgencyPollOutputSerializer, **REFUSALS},
+    )
+    def post(self, request):
+        serializer = AgencyPollCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        agency = agency_selectors.agency_of_member(
+            user=request.user, slug=serializer.validated_data["agency"]
+        )
+        poll = lifecycle.poll_create(
+            agency=agency,
+            actor=request.user,
+            data=serializer.to_lifecycle_data(),
+            ip_address=request.client_ip,
+        )
+        return _poll_answer(request, poll, status.HTTP_201_CREATED)
+
+
+@method_decorator(write_limited, name="patch")
+class PollDetailView(AgencyView):
+    @extend_schema(summary="A poll of your agency", responses={200: AgencyPollOutputSerializer, **REFUSALS})
+    def get(self, request, slug: str):
+        return _poll_answer(request, agency_selectors.poll_of_member(user=request.user, slug=slug))
+
+    @extend_schema(
+        summary="Edit a poll (rules only while it is a draft)",
+        request=AgencyPollInputSerializer(partial=True),
+        responses={200: AgencyPollOutputSerializer, **REFUSALS},
+    )
+    def patch(self, request, slug: str):
+        poll = agency_selectors.poll_of_member(user=request.user, slug=slug)
+        serializer = AgencyPollInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        poll = lifecycle.poll_update(
+            poll=poll, actor=request.user, data=serializer.to_lifecycle_data(), ip_address=request.client_ip
+        )
+        return _poll_answer(request, poll)
+
+
+OPTION_REQUEST = {
+    "application/json": AgencyOptionInputSerializer,
+    "multipart/form-data": AgencyOptionInputSerializer,
+}
+
+
+@method_decorator(write_limited, name="post")
+class OptionListView(AgencyView):
+    @extend_schema(
+        summary="Add an option to a draft poll",
+        request=OPTION_REQUEST,
+        responses={201: AgencyOptionOutputSerializer, **REFUSALS},
+    )
+    def post(self, request, slug: str):
+        poll = agency_selectors.poll_of_member(user=request.user, slug=slug)
+        serializer = AgencyOptionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data, image = serializer.split()
+        option = lifecycle.option_add(
+            poll=poll, actor=request.user, data=data, image=image, ip_address=request.client_ip
+        )
+        option.poll = poll
+        return Response(
+            AgencyOptionOutputSerializer(option, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+@method_decorator(write_limited, name="patch")
+@method_decorator(write_limited, name="delete")
+class OptionDetailView(AgencyView):
+    @extend_schema(
+        summary="Change an option of a draft poll",
+        request={
+            "application/json": AgencyOptionInputSerializer(partial=True),
+            "multipart/form-data": AgencyOptionInputSerializer(partial=True),
+        },
+        responses={200: AgencyOptionOutputSerializer, **REFUSALS},
+    )
+    def patch(self, request, slug: str, option_id: int):
+        poll = agency_selectors.poll_of_member(user=request.user, slug=slug)
+        option = _option_of(poll, option_id)
+        serializer = AgencyOptionInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data, image = serializer.split()
+        option = lifecycle.option_update(
+            option=option, actor=request.user, data=data, image=image, ip_address=request.client_ip
+        )
+        option.poll = poll
+        return Response(AgencyOptionOutputSerializer(option, context={"request": request}).data)
+
+    @extend_schema(summary="Remove an option from a draft poll", responses={204: None, **REFUSALS})
+    def delete(self, request, slug: str, option_id: int):
+        poll = agency_selectors.poll_of_member(user=request.user, slug=slug)
+        lifecycle.option_remove(
+            option=_option_of(poll, option_id), actor=request.user, ip_address=request.client_ip
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _transition_answer(request, slug: str, transition) -> Response:
+    poll = agency_selectors.poll_of_member(user=request.user, slug=slug)
+    poll = transition(poll=poll, actor=request.user, ip_address=request.client_ip)
+    return _poll_answer(request, poll)
+
+
+@method_decorator(write_limited, name="post")
+class PollScheduleView(AgencyView):
+    @extend_schema(
+        summary="Schedule a draft (needs MFA); its options and rules freeze",
+        request=None,
+        responses={200: AgencyPollOutputSerializer, **REFUSALS},
+    )
+    def post(self, request, slug: str):
+        return _transition_answer(request, slug, lifecycle.poll_schedule)
+
+
+@method_decorator(write_limited, name="post")
+class PollCloseView(AgencyView):
+    @extend_schema(
+        summary="Close an open poll now (needs MFA)",
+        request=None,
+        responses={200: AgencyPollOutputSerializer, **REFUSALS},
+    )
+    def post(self, request, slug: str):
+        return _transition_answer(request, slug, lifecycle.poll_close)
+
+
+@method_decorator(write_limited, name="post")
+class PollCancelView(AgencyView):
+    @extend_schema(
+        summary="Cancel a poll not yet published (needs MFA)",
+        request=None,
+        responses={200: AgencyPollOutputSerializer, **REFUSALS},
+    )
+    def post(self, request, slug: str):
+        return _transition_answer(request, slug, lifecycle.poll_cancel)
+
+
+@method_decorator(stats_limited, name="get")
+class PollStatsView(AgencyView):
+    @extend_schema(
+        summary="Turnout of a poll: ballots and distinct voters (no per-option counts)",
+        responses={200: AgencyTurnoutOutputSerializer, **REFUSALS},
+    )
+    def get(self, request, slug: str):
+        poll = agency_selectors.poll_of_member(user=request.user, slug=slug)
+        turnout = agency_selectors.poll_turnout(poll=poll)
+        return Response(
+            AgencyTurnoutOutputSerializer({"poll": poll.slug, "status": poll.status, **turnout}).data
+        )
+
+
+class AuditLogView(AgencyView):
+    @extend_schema(
+        summary="Your agency's audit log, newest first",
+        responses={200: AgencyAuditEntryOutputSerializer(many=True), **REFUSALS},
+    )
+    def get(self, request, slug: str):
+        entries = agency_selectors.audit_log_of_member(user=request.user, slug=slug)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(entries, request, view=self)
+        return paginator.get_paginated_response(AgencyAuditEntryOutputSerializer(page, many=True).data)

@@ -1,0 +1,24 @@
+"""``/agency/<agency_slug>/polls/``: the agency's poll pages (polls/agency_views.py)."""
+
+from django.urls import path
+
+from polls import agency_views
+
+app_name = "polls"
+
+urlpatterns = [
+    path("", agency_views.poll_list, name="list"),
+    # "new" is a reserved slug (polls.lifecycle.RESERVED_SLUGS), so no poll hides this page.
+    path("new/", agency_views.poll_create, name="create"),
+    path("<slug:poll_slug>/", agency_views.poll_detail, name="detail"),
+    path("<slug:poll_slug>/edit/", agency_views.poll_edit, name="edit"),
+    path("<slug:poll_slug>/options/", agency_views.option_add, name="option_add"),
+    path(
+        "<slug:poll_slug>/options/<int:option_id>/remove/",
+        agency_views.option_remove,
+        name="option_remove",
+    ),
+    path("<slug:poll_slug>/schedule/", agency_views.poll_transition, {"action": "schedule"}, name="schedule"),
+    path("<slug:poll_slug>/close/", agency_views.poll_transition, {"action": "close"}, name="close"),
+    path("<slug:poll_slug>/cancel/", agency_views.poll_transition, {"action": "cancel"}, name="cancel"),
+]

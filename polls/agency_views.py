@@ -1,0 +1,221 @@
+"""Agency pages for polls (``/agency/<agency>/polls/``): list, create, edit, options,
+schedule, close, cancel and turnout. Server-rendered, no JavaScript needed.
+
+Like the API, each view parses a form, calls one function of ``polls.lifecycle`` and
+turns a PollChangeRefused into form errors or a message.
+"""
+
+from http import HTTPStatus
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_ratelimit.decorators import ratelimit
+
+from accounts.models import Agency, Membership, Role
+from accounts.selectors import ROLE_RANK, membership_of
+from polls import agency_selectors, lifecycle
+from polls.agency_forms import FORM_FIELD_OF_LIFECYCLE_FIELD, OptionForm, PollForm
+from polls.errors import PollChangeRefused
+from polls.lifecycle import PollDataInvalid
+from polls.models import Poll, PollState, PollStatus
+
+# The same budget as the agency API: plenty for people at work.
+WRITE_RATE = "120/h"
+
+TRANSITIONS = {
+    "schedule": (
+        lifecycle.poll_schedule,
+        gettext_lazy("The poll is scheduled. Its options and rules are now frozen."),
+    ),
+    "close": (lifecycle.poll_close, gettext_lazy("The poll is closed.")),
+    "cancel": (lifecycle.poll_cancel, gettext_lazy("The poll is cancelled.")),
+}
+
+
+def _member_agency(request: HttpRequest, agency_slug: str) -> tuple[Agency, Membership]:
+    agency = get_object_or_404(Agency, slug=agency_slug)
+    membership = membership_of(user=request.user, agency=agency)
+    if membership is None:
+        raise Http404  # another agency's pages do not exist for this user
+    return agency, membership
+
+
+def _agency_poll(agency: Agency, poll_slug: str) -> Poll:
+    return get_object_or_404(Poll.objects.select_related("agency"), agency=agency, slug=poll_slug)
+
+
+def _can_write(membership: Membership) -> bool:
+    return ROLE_RANK[Role(membership.role)] >= ROLE_RANK[Role.MANAGER]
+
+
+def _show_refusal(request: HttpRequest, refusal: PollChangeRefused, form=None) -> None:
+    """Field errors go next to their field; anything else becomes a message."""
+    if refusal.code == "not_found":
+        raise Http404
+    if not isinstance(refusal, PollDataInvalid) or form is None:
+        messages.error(request, refusal.detail)
+    if not isinstance(refusal, PollDataInvalid):
+        return
+    for name, field_messages in refusal.fields.items():
+        form_name = FORM_FIELD_OF_LIFECYCLE_FIELD.get(name, name)
+        for message in field_messages:
+            if form is not None and form_name in form.fields:
+                form.add_error(form_name, message)
+            elif form is not None:
+                form.add_error(None, f"{name}: {message}")
+            else:
+                messages.error(request, f"{name}: {message}")
+
+
+@login_required
+@require_GET
+def poll_list(request: HttpRequest, agency_slug: str) -> HttpResponse:
+    agency, membership = _member_agency(request, agency_slug)
+    context = {
+        "agency": agency,
+        "can_write": _can_write(membership),
+        "polls": agency_selectors.polls_of_member(user=request.user, agency=agency),
+    }
+    return render(request, "agency/polls/list.html", context)
+
+
+@login_required
+@ratelimit(key="user", rate=WRITE_RATE, method="POST", block=True)
+@require_http_methods(["GET", "POST"])
+def poll_create(request: HttpRequest, agency_slug: str) -> HttpResponse:
+    agency, membership = _member_agency(request, agency_slug)
+    if not _can_write(membership):
+        raise PermissionDenied
+    form = PollForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            poll = lifecycle.poll_create(
+                agency=agency, actor=request.user, data=form.lifecycle_data(), ip_address=request.client_ip
+            )
+        except PollChangeRefused as refusal:
+            _show_refusal(request, refusal, form)
+        else:
+            messages.success(request, _("The draft is saved. Add its options next."))
+            return redirect("agency:polls:detail", agency_slug=agency.slug, poll_slug=poll.slug)
+    status = HTTPStatus.BAD_REQUEST if form.is_bound else HTTPStatus.OK
+    return render(request, "agency/polls/create.html", {"agency": agency, "form": form}, status=status)
+
+
+def _render_detail(
+    request: HttpRequest,
+    agency: Agency,
+    membership: Membership,
+    poll: Poll,
+    *,
+    poll_form: PollForm | None = None,
+    option_form: OptionForm | None = None,
+    status: int = HTTPStatus.OK,
+) -> HttpResponse:
+    can_write = _can_write(membership)
+    editable = can_write and poll.state not in (PollState.PUBLISHED, PollState.CANCELLED)
+    if editable and poll_form is None:
+        poll_form = PollForm(initial=PollForm.initial_of(poll), text_only=poll.is_frozen)
+    if can_write and not poll.is_frozen and option_form is None:
+        option_form = OptionForm(kind=poll.kind, auto_id="id_option_%s")
+    poll_status = poll.status
+    context = {
+        "agency": agency,
+        "poll": poll,
+        "status": poll_status,
+        "options": poll.options.all(),
+        "can_write": can_write,
+        "poll_form": poll_form if editable else None,
+        "option_form": option_form if can_write and not poll.is_frozen else None,
+        "has_mfa": lifecycle.has_mfa(request.user),
+        "can_schedule": can_write and poll.state == PollState.DRAFT,
+        "can_close": can_write and poll_status == PollStatus.OPEN,
+        "can_cancel": can_write and poll.state in (PollState.DRAFT, PollState.SCHEDULED),
+        "turnout": agency_selectors.poll_turnout(poll=poll),
+    }
+    return render(request, "agency/polls/detail.html", context, status=status)
+
+
+@login_required
+@require_GET
+def poll_detail(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpResponse:
+    agency, membership = _member_agency(request, agency_slug)
+    return _render_detail(request, agency, membership, _agency_poll(agency, poll_slug))
+
+
+@login_required
+@ratelimit(key="user", rate=WRITE_RATE, method="POST", block=True)
+@require_POST
+def poll_edit(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpResponse:
+    agency, membership = _member_agency(request, agency_slug)
+    poll = _agency_poll(agency, poll_slug)
+    form = PollForm(request.POST, text_only=poll.is_frozen)
+    if form.is_valid():
+        try:
+            poll = lifecycle.poll_update(
+                poll=poll, actor=request.user, data=form.lifecycle_data(), ip_address=request.client_ip
+            )
+        except PollChangeRefused as refusal:
+            _show_refusal(request, refusal, form)
+        else:
+            messages.success(request, _("The poll is saved."))
+            return redirect("agency:polls:detail", agency_slug=agency.slug, poll_slug=poll.slug)
+    return _render_detail(request, agency, membership, poll, poll_form=form, status=HTTPStatus.BAD_REQUEST)
+
+
+@login_required
+@ratelimit(key="user", rate=WRITE_RATE, method="POST", block=True)
+@require_POST
+def option_add(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpResponse:
+    agency, membership = _member_agency(request, agency_slug)
+    poll = _agency_poll(agency, poll_slug)
+    form = OptionForm(request.POST, request.FILES, kind=poll.kind, auto_id="id_option_%s")
+    if form.is_valid():
+        data, image = form.lifecycle_data()
+        try:
+            lifecycle.option_add(
+                poll=poll, actor=request.user, data=data, image=image, ip_address=request.client_ip
+            )
+        except PollChangeRefused as refusal:
+            _show_refusal(request, refusal, form)
+        else:
+            messages.success(request, _("Option added."))
+            return redirect("agency:polls:detail", agency_slug=agency.slug, poll_slug=poll.slug)
+    return _render_detail(request, agency, membership, poll, option_form=form, status=HTTPStatus.BAD_REQUEST)
+
+
+@login_required
+@ratelimit(key="user", rate=WRITE_RATE, method="POST", block=True)
+@require_POST
+def option_remove(request: HttpRequest, agency_slug: str, poll_slug: str, option_id: int) -> HttpResponse:
+    agency, _membership = _member_agency(request, agency_slug)
+    poll = _agency_poll(agency, poll_slug)
+    option = get_object_or_404(poll.options, pk=option_id)
+    try:
+        lifecycle.option_remove(option=option, actor=request.user, ip_address=request.client_ip)
+    except PollChangeRefused as refusal:
+        _show_refusal(request, refusal)
+    else:
+        messages.success(request, _("Option removed."))
+    return redirect("agency:polls:detail", agency_slug=agency.slug, poll_slug=poll.slug)
+
+
+@login_required
+@ratelimit(key="user", rate=WRITE_RATE, method="POST", block=True)
+@require_POST
+def poll_transition(request: HttpRequest, agency_slug: str, poll_slug: str, action: str) -> HttpResponse:
+    agency, _membership = _member_agency(request, agency_slug)
+    poll = _agency_poll(agency, poll_slug)
+    transition, done = TRANSITIONS[action]
+    try:
+        transition(poll=poll, actor=request.user, ip_address=request.client_ip)
+    except PollChangeRefused as refusal:
+        _show_refusal(request, refusal)
+    else:
+        messages.success(request, done)
+    return redirect("agency:polls:detail", agency_slug=agency.slug, poll_slug=poll.slug)
