@@ -192,3 +192,72 @@ def _public_poll_or_404(slug: str) -> Poll:
     if poll is None:
         raise VoteRefused("not_found", _("No such poll."))
     return poll
+
+
+class ResultsView(APIView):
+    @extend_schema(
+        summary="Results: live (if the poll's visibility allows) or final (published, signed)",
+        responses={200: OpenApiTypes.OBJECT, 403: ERROR_SCHEMA, 404: ERROR_SCHEMA},
+    )
+    def get(self, request, slug: str):
+        return Response(selectors.results_of(poll=_public_poll_or_404(slug)))
+
+
+class CheckpointOutputSerializer(serializers.Serializer):
+    seq = serializers.IntegerField()
+    count = serializers.IntegerField()
+    digest = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class CheckpointListView(APIView):
+    @extend_schema(
+        summary="Checkpoints published while the poll was open",
+        responses=CheckpointOutputSerializer(many=True),
+    )
+    def get(self, request, slug: str):
+        poll = _public_poll_or_404(slug)
+        return Response(
+            {
+                "poll": poll.slug,
+                "checkpoints": CheckpointOutputSerializer(
+                    selectors.checkpoints_of(poll=poll), many=True
+                ).data,
+            }
+        )
+
+
+class ReceiptOutputSerializer(serializers.Serializer):
+    poll = serializers.CharField(source="poll.slug")
+    status = serializers.CharField()
+    reason = serializers.CharField(source="status_reason")
+    choices = serializers.SerializerMethodField()
+    cast_at = serializers.DateTimeField()
+    day = serializers.DateField()
+    checkpoint = serializers.IntegerField(allow_null=True)
+
+    def get_choices(self, ballot) -> list[int]:
+        return [choice.option_id for choice in ballot.choices.all()]
+
+
+@method_decorator(rate_limited("receipt", methods=("GET",)), name="get")
+class ReceiptView(APIView):
+    @extend_schema(
+        summary="Check a receipt: whether and how the ballot was counted",
+        responses={200: ReceiptOutputSerializer, 404: ERROR_SCHEMA, 429: ERROR_SCHEMA},
+    )
+    def get(self, request, receipt: str):
+        ballot = selectors.ballot_for_receipt(code=receipt)
+        if ballot is None:
+            raise VoteRefused("not_found", _("No ballot has this receipt."))
+        return Response(ReceiptOutputSerializer(ballot).data)
+
+
+class SigningKeyView(APIView):
+    @extend_schema(
+        summary="The public key that signs published results (Ed25519)", responses=OpenApiTypes.OBJECT
+    )
+    def get(self, request):
+        from polls.signing import public_key_pem
+
+        return Response({"algorithm": "Ed25519", "public_key_pem": public_key_pem()})

@@ -25,7 +25,11 @@ class BallotForm(forms.Form):
 
     idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=128)
     # Bots fill every field; people never see this one.
-    website = forms.CharField(required=False, label=_("Leave this empty"))
+    website = forms.CharField(
+        required=False,
+        label=_("Leave this empty"),
+        widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
+    )
 
     def __init__(self, *args, poll: Poll, **kwargs):
         super().__init__(*args, **kwargs)

@@ -258,6 +258,10 @@ class Ballot(models.Model):
     status_reason = models.CharField(max_length=64, blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     client_network = models.CharField(max_length=64, blank=True)
+    # Set once by the tally refresher when this ballot enters the live counters.
+    tallied = models.BooleanField(default=False)
+    # The first checkpoint that committed to this ballot (null until one does).
+    checkpoint = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -279,6 +283,12 @@ class Ballot(models.Model):
         indexes = [
             models.Index(fields=["poll", "id"], name="polls_ballot_poll_id"),
             models.Index(fields=["voter", "-cast_at"], name="polls_ballot_voter_time"),
+            # The refresher and the checkpointer find their work through these, so
+            # the cost is the size of the backlog, not of the poll.
+            models.Index(fields=["poll", "id"], condition=Q(tallied=False), name="polls_ballot_untallied"),
+            models.Index(
+                fields=["poll", "id"], condition=Q(checkpoint__isnull=True), name="polls_ballot_unchecked"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -324,3 +334,82 @@ class IdempotentAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"answer to {self.key}"
+
+
+class PollTally(models.Model):
+    """Live totals of one poll, kept by the tally refresher (polls/tally.py)."""
+
+    poll = models.OneToOneField(Poll, on_delete=models.CASCADE, primary_key=True, related_name="tally")
+    ballots = models.PositiveIntegerField(default=0, help_text=_("Counted ballots."))
+    invalidated = models.JSONField(default=dict, help_text=_("Invalidated ballots by reason."))
+    quarantined = models.PositiveIntegerField(default=0)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"tally of {self.poll_id}"
+
+
+class OptionTally(models.Model):
+    """Votes per option among counted ballots (first preferences for ranked polls)."""
+
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="+")
+    option = models.ForeignKey(Option, on_delete=models.CASCADE, related_name="+")
+    votes = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["poll", "option"], name="polls_option_tally_unique"),
+            models.CheckConstraint(condition=Q(votes__gte=0), name="polls_option_tally_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.option_id}: {self.votes}"
+
+
+class RankingTally(models.Model):
+    """Counted ballots per distinct ranking (ranked polls): the input of instant runoff,
+    a few rows per poll however many ballots there are."""
+
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="+")
+    ranking = models.CharField(max_length=400, help_text=_("Option ids in order, comma-separated."))
+    ballots = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["poll", "ranking"], name="polls_ranking_tally_unique"),
+            models.CheckConstraint(condition=Q(ballots__gte=0), name="polls_ranking_tally_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ranking}: {self.ballots}"
+
+
+class Checkpoint(models.Model):
+    """A published commitment, while the poll is open, to every ballot so far."""
+
+    poll = models.ForeignKey(Poll, on_delete=models.PROTECT, related_name="checkpoints")
+    seq = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    count = models.PositiveIntegerField(help_text=_("Ballots committed to so far, in all."))
+    digest = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["poll", "seq"]
+        constraints = [models.UniqueConstraint(fields=["poll", "seq"], name="polls_checkpoint_seq_unique")]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.seq} of {self.poll_id}"
+
+
+class ResultSnapshot(models.Model):
+    """The frozen, signed results of a published poll and its bulletin board."""
+
+    poll = models.OneToOneField(Poll, on_delete=models.PROTECT, primary_key=True, related_name="snapshot")
+    created_at = models.DateTimeField(default=timezone.now)
+    results = models.JSONField()
+    board_json = models.TextField(help_text=_("The exact bytes (UTF-8) of the JSON download."))
+    board_digest = models.CharField(max_length=64)
+    signature = models.CharField(max_length=200)
+
+    def __str__(self) -> str:
+        return f"results of {self.poll_id}"

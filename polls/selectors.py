@@ -4,8 +4,12 @@ from datetime import datetime, timedelta
 
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from polls.models import Ballot, BallotChoice, Poll, PollState, PollStatus
+from polls.errors import PollRuleError
+from polls.models import Ballot, BallotChoice, Checkpoint, Poll, PollState, PollStatus, ResultsVisibility
+from polls.receipts import receipt_hash
+from polls.tally import live_results
 
 
 def public_polls() -> QuerySet[Poll]:
@@ -65,3 +69,44 @@ def votes_left(*, poll: Poll, voter, moment: datetime | None = None) -> int:
     now = moment or timezone.now()
     used = Ballot.objects.filter(poll=poll, voter=voter, period=poll.period_of(now)).count()
     return max(0, poll.votes_per_period - used)
+
+
+# ------------------------------------------------------------------ results
+
+
+def results_visible(*, poll: Poll, moment: datetime | None = None) -> bool:
+    """Whether per-option counts may be shown to anyone (agency staff included)."""
+    status = poll.status_at(moment or timezone.now())
+    if status == PollStatus.PUBLISHED:
+        return True
+    if poll.results_visibility == ResultsVisibility.LIVE:
+        return status in (PollStatus.OPEN, PollStatus.CLOSED)
+    if poll.results_visibility == ResultsVisibility.AFTER_CLOSE:
+        return status == PollStatus.CLOSED
+    return False
+
+
+def results_of(*, poll: Poll) -> dict:
+    """Published results if any, else live ones; raises ``results_hidden`` when the
+    poll's visibility rule says no. Every reader of counts goes through here."""
+    if poll.state == PollState.PUBLISHED and hasattr(poll, "snapshot"):
+        return poll.snapshot.results
+    if not results_visible(poll=poll):
+        raise PollRuleError("results_hidden", _("The results of this poll are not public yet."))
+    return live_results(poll=poll)
+
+
+def checkpoints_of(*, poll: Poll) -> QuerySet[Checkpoint]:
+    return Checkpoint.objects.filter(poll=poll).order_by("seq")
+
+
+def ballot_for_receipt(*, code: str) -> Ballot | None:
+    hashed = receipt_hash(code)
+    if hashed is None:
+        return None
+    return (
+        Ballot.objects.select_related("poll")
+        .prefetch_related(Prefetch("choices", queryset=BallotChoice.objects.order_by("rank", "id")))
+        .filter(receipt_hash=hashed)
+        .first()
+    )

@@ -13,8 +13,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from polls import selectors
-from polls.errors import VoteRefused
+from polls.errors import PollRuleError, VoteRefused
 from polls.forms import BallotForm
+from polls.results_display import city_map_for, results_rounds, results_rows
 from polls.services import ballot_cast
 from voting.ratelimits import rate_limited
 
@@ -96,3 +97,38 @@ def poll_url(poll) -> str:
     from django.urls import reverse
 
     return reverse("poll_detail", kwargs={"slug": poll.slug})
+
+
+def poll_results(request, slug: str):
+    """Public results: counts only when the poll's visibility allows, else 403."""
+    poll = _poll_or_404(slug)
+    try:
+        results = selectors.results_of(poll=poll)
+    except PollRuleError as hidden:
+        return render(
+            request,
+            "polls/results_hidden.html",
+            {"poll": poll, "detail": hidden.detail},
+            status=HTTPStatus.FORBIDDEN,
+        )
+    context = {
+        "poll": poll,
+        "results": results,
+        "rows": results_rows(poll, results),
+        "rounds": results_rounds(poll, results),
+        "city_map": city_map_for(poll, results),
+        "checkpoints": selectors.checkpoints_of(poll=poll),
+        "invalidated_total": sum(results["invalidated"].values()),
+    }
+    return render(request, "polls/results.html", context)
+
+
+@rate_limited("receipt", methods=("GET",))
+def receipt_check(request):
+    code = request.GET.get("code", "").strip()
+    context = {"code": code}
+    if code:
+        ballot = selectors.ballot_for_receipt(code=code)
+        context["ballot"] = ballot
+        context["not_found"] = ballot is None
+    return render(request, "polls/receipt_check.html", context)

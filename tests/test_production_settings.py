@@ -7,10 +7,19 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from voting.environment import production_problems
 
 ROOT = Path(__file__).resolve().parent.parent
+SIGNING_PEM = (
+    Ed25519PrivateKey.generate()
+    .private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    .decode()
+)
 GOOD = {
     "debug": False,
     "secret_key": secrets.token_urlsafe(64),
@@ -18,6 +27,7 @@ GOOD = {
     "cache_backend": "django_redis.cache.RedisCache",
     "database_engine": "django.db.backends.postgresql",
     "allowed_hosts": ["encore.example"],
+    "signing_key": SIGNING_PEM,
 }
 
 
@@ -49,6 +59,7 @@ def test_good_configuration_has_no_problems():
         ({"cache_backend": "django.core.cache.backends.locmem.LocMemCache"}, "REDIS_URL"),
         ({"database_engine": "django.db.backends.sqlite3"}, "DATABASE_URL"),
         ({"allowed_hosts": ["*"]}, "ALLOWED_HOSTS"),
+        ({"signing_key": ""}, "SIGNING_KEY"),
     ],
 )
 def test_each_unsafe_setting_is_named(change, words):
@@ -93,6 +104,7 @@ def test_production_deploy_check_is_clean_when_configured():
         REDIS_URL="redis://127.0.0.1:6379/0",
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/encore",
         ALLOWED_HOSTS="encore.example",
+        SIGNING_KEY=SIGNING_PEM,
     )
 
     assert result.returncode == 0, result.stderr

@@ -81,6 +81,7 @@ def production_problems(
     cache_backend: str,
     database_engine: str,
     allowed_hosts: list[str],
+    signing_key: str = "",
 ) -> list[str]:
     """Every reason this configuration must not serve the public, in plain words."""
     problems = []
@@ -99,6 +100,8 @@ def production_problems(
         problems.append("The database is not PostgreSQL; set DATABASE_URL=postgres://...")
     if not allowed_hosts or "*" in allowed_hosts:
         problems.append("ALLOWED_HOSTS is empty or '*'; list the host names served.")
+    if "PRIVATE KEY" not in signing_key:
+        problems.append("SIGNING_KEY (Ed25519 private key, PEM) is missing; published results need it.")
     return problems
 
 

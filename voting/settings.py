@@ -160,10 +160,23 @@ RATELIMIT_VIEW = "voting.errors.rate_limited_view"
 RATE_LIMITS = {
     "vote": [("account", "20/m"), ("ip", "120/m")],
     "receipt": [("ip", "30/m")],
+    "export": [("ip", "30/m")],
 }
 if not PRODUCTION:
     # The demo's local-memory cache is per process; production refuses it instead.
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+
+# ---------------------------------------------------------------- published results
+# Ed25519 private key (PEM) that signs published results; see polls/signing.py.
+SIGNING_KEY = os.environ.get("SIGNING_KEY", "").replace("\\n", "\n")
+
+# ---------------------------------------------------------------- background work
+# Seconds between tally refreshes (the staleness bound of live results).
+TALLY_INTERVAL = env_int("TALLY_INTERVAL", 2)
+# Seconds between checkpoints of an open poll's ballots.
+CHECKPOINT_INTERVAL = env_int("CHECKPOINT_INTERVAL", 600)
+# The worker is reported stale on /healthz when its heartbeat is older than this.
+WORKER_STALE_AFTER = env_int("WORKER_STALE_AFTER", 60)
 
 # ---------------------------------------------------------------- client addresses
 # Addresses (or networks, CIDR) of reverse proxies whose X-Forwarded-For we believe.
@@ -321,4 +334,5 @@ if PRODUCTION:
         cache_backend=CACHES["default"]["BACKEND"],
         database_engine=DATABASES["default"]["ENGINE"],
         allowed_hosts=ALLOWED_HOSTS,
+        signing_key=SIGNING_KEY,
     )

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
 from accounts import views as accounts_views
+from polls.downloads import signing_key_pem
 from voting import health
 
 urlpatterns = [
@@ -20,6 +21,7 @@ urlpatterns = [
     path("api/v1/me/", accounts_api.MeView.as_view(), name="api-me"),
     path("api/v1/agency/", include("polls.agency_api_urls")),
     path("api/v1/", include("polls.api_urls")),
+    path(".well-known/encore-signing-key.pem", signing_key_pem, name="signing-key-pem"),
     path("healthz", health.healthz, name="healthz"),
     path("", include("polls.urls")),
 ]

@@ -1,0 +1,50 @@
+"""Downloads served byte for byte: the bulletin board (JSON, CSV) and the public key.
+
+Plain Django views rather than DRF, because the JSON must be the exact stored bytes
+whose SHA-256 was published, not a re-rendering of it.
+"""
+
+from http import HTTPStatus
+
+from django.http import HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from polls import selectors
+from polls.bulletin import board_csv
+from polls.models import PollState
+from polls.signing import public_key_pem
+from voting.errors import error_body
+from voting.ratelimits import rate_limited
+
+
+@require_GET
+@rate_limited("export", methods=("GET",))
+def bulletin_download(request, slug: str):
+    poll = selectors.poll_for_public(slug=slug)
+    if poll is None:
+        return JsonResponse(error_body("not_found", _("No such poll.")), status=HTTPStatus.NOT_FOUND)
+    if poll.state != PollState.PUBLISHED:
+        return JsonResponse(
+            error_body("results_hidden", _("The bulletin board is published with the results.")),
+            status=HTTPStatus.FORBIDDEN,
+        )
+    snapshot = poll.snapshot
+    if request.GET.get("format") == "csv":
+        import json
+
+        response = HttpResponse(
+            board_csv(json.loads(snapshot.board_json)), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{poll.slug}-bulletin.csv"'
+    else:
+        response = HttpResponse(snapshot.board_json.encode("utf-8"), content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="{poll.slug}-bulletin.json"'
+    response["X-Content-SHA256"] = snapshot.board_digest
+    response["Cache-Control"] = "public, max-age=3600, immutable"
+    return response
+
+
+@require_GET
+def signing_key_pem(request):
+    return HttpResponse(public_key_pem(), content_type="application/x-pem-file")
