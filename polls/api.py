@@ -10,6 +10,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.fingerprint import client_fingerprint
 from polls import selectors
 from polls.errors import VoteRefused
 from polls.models import Poll, PollKind, PollStatus
@@ -183,6 +184,7 @@ class VoteView(APIView):
             choices=payload.validated_data["choices"],
             idempotency_key=key,
             client_ip=request._request.client_ip,
+            client_fingerprint=client_fingerprint(request),
         )
         return Response(answer.body, status=answer.status_code)
 

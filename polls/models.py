@@ -258,6 +258,9 @@ class Ballot(models.Model):
     status_reason = models.CharField(max_length=64, blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     client_network = models.CharField(max_length=64, blank=True)
+    # SHA-256 of what the client says about itself (user agent, languages, and an
+    # app's X-Client-Fingerprint): one value across many accounts is a farm signal.
+    client_fingerprint = models.CharField(max_length=64, blank=True)
     # Set once by the tally refresher when this ballot enters the live counters.
     tallied = models.BooleanField(default=False)
     # The first checkpoint that committed to this ballot (null until one does).
@@ -413,3 +416,47 @@ class ResultSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"results of {self.poll_id}"
+
+
+class InvalidationRequestState(models.TextChoices):
+    PENDING = "pending", _("Waiting for a second member")
+    APPLIED = "applied", _("Applied")
+    REJECTED = "rejected", _("Rejected")
+
+
+class InvalidationRequest(models.Model):
+    """A reviewer's request to change the status of some ballots of a poll. Above the
+    agency's threshold it waits for a second member's approval (four eyes)."""
+
+    poll = models.ForeignKey(Poll, on_delete=models.PROTECT, related_name="invalidation_requests")
+    status = models.CharField(max_length=16, choices=BallotStatus.choices)
+    reason = models.CharField(max_length=64)
+    ballot_ids = models.JSONField()
+    size = models.PositiveIntegerField()
+    note = models.TextField(blank=True)
+    state = models.CharField(
+        max_length=16, choices=InvalidationRequestState.choices, default=InvalidationRequestState.PENDING
+    )
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    changed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=InvalidationRequestState.values), name="polls_invalidation_state_valid"
+            ),
+            # The second pair of eyes must be another person.
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("requested_by")),
+                name="polls_invalidation_four_eyes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.size} ballots of {self.poll_id} ({self.reason})"

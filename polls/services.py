@@ -82,6 +82,7 @@ def ballot_cast(
     choices: list,
     idempotency_key: str | None = None,
     client_ip: str | None = None,
+    client_fingerprint: str = "",
 ) -> VoteAnswer:
     """Cast one ballot and answer with its receipt.
 
@@ -119,7 +120,14 @@ def ballot_cast(
                     body=body,
                     created_at=now,
                 )
-            ballot = _ballot_insert(poll=poll, voter=voter, moment=now, receipt=receipt, client_ip=client_ip)
+            ballot = _ballot_insert(
+                poll=poll,
+                voter=voter,
+                moment=now,
+                receipt=receipt,
+                client_ip=client_ip,
+                client_fingerprint=client_fingerprint,
+            )
             BallotChoice.objects.bulk_create(
                 [
                     BallotChoice(poll=poll, ballot=ballot, option=option, rank=_rank(poll, index))
@@ -135,7 +143,9 @@ def ballot_cast(
     return VoteAnswer(status_code=HTTPStatus.CREATED, body=body)
 
 
-def _ballot_insert(*, poll: Poll, voter, moment: datetime, receipt: str, client_ip: str | None) -> Ballot:
+def _ballot_insert(
+    *, poll: Poll, voter, moment: datetime, receipt: str, client_ip: str | None, client_fingerprint: str
+) -> Ballot:
     """Insert into the first free slot of the voter's period, or refuse.
 
     The unique (poll, voter, period, slot) index decides: each attempt either takes a
@@ -159,6 +169,7 @@ def _ballot_insert(*, poll: Poll, voter, moment: datetime, receipt: str, client_
                     receipt_hash=receipt_hash(receipt),
                     client_ip=client_ip,
                     client_network=network_of(client_ip) if client_ip else "",
+                    client_fingerprint=client_fingerprint,
                 )
         except IntegrityError:
             continue

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from accounts.fingerprint import client_fingerprint
 from polls import selectors
 from polls.errors import PollRuleError, VoteRefused
 from polls.forms import BallotForm
@@ -67,6 +68,7 @@ def poll_vote(request, slug: str):
             choices=form.choices(),
             idempotency_key=form.cleaned_data.get("idempotency_key") or None,
             client_ip=request.client_ip,
+            client_fingerprint=client_fingerprint(request),
         )
     except VoteRefused as refusal:
         return _poll_page(request, poll, form, status=refusal.http_status, refusal=refusal)
