@@ -1,8 +1,10 @@
+from allauth.account.forms import SignupForm
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role, User
 from accounts.timezones import time_zone_choices
+from voting.bot_friction import FormStampField, form_stamp, stamp_problem
 
 
 class ProfileForm(forms.ModelForm):
@@ -16,3 +18,22 @@ class ProfileForm(forms.ModelForm):
 class InvitationForm(forms.Form):
     email = forms.EmailField(label=_("Email address"))
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.ANALYST)
+
+
+class EncoreSignupForm(SignupForm):
+    """allauth's sign-up form with the "shown at" stamp of voting/bot_friction.py
+    (allauth's own honeypot field, ``website``, is on as well)."""
+
+    shown_at = FormStampField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["shown_at"] = form_stamp()
+
+    def clean(self):
+        cleaned = super().clean()
+        problem = stamp_problem(self.data.get("shown_at"))
+        if problem:
+            raise forms.ValidationError(problem, code="form_rejected")
+        return cleaned

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from polls.models import Poll, VotingMethod
+from voting.bot_friction import FormStampField, stamp_problem
 
 ORDINALS = [
     pgettext_lazy("rank", "1st choice"),
@@ -24,6 +25,7 @@ class BallotForm(forms.Form):
     which exist) are checked by the service, not here, so both front ends agree."""
 
     idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=128)
+    shown_at = FormStampField()
     # Bots fill every field; people never see this one.
     website = forms.CharField(
         required=False,
@@ -65,5 +67,8 @@ class BallotForm(forms.Form):
             return list(data["choice"])
         return [data[name] for name in self.fields if name.startswith("rank_") and data.get(name)]
 
-    def is_bot(self) -> bool:
-        return bool(self.cleaned_data.get("website"))
+    def bot_problem(self) -> str | None:
+        """Why this submission looks automated (honeypot filled, sent too fast)."""
+        if self.cleaned_data.get("website"):
+            return str(_("This form could not be accepted."))
+        return stamp_problem(self.cleaned_data.get("shown_at"))

@@ -18,6 +18,7 @@ from polls.errors import PollRuleError, VoteRefused
 from polls.forms import BallotForm
 from polls.results_display import city_map_for, results_rounds, results_rows
 from polls.services import ballot_cast
+from voting.bot_friction import form_stamp
 from voting.ratelimits import rate_limited
 
 FRESH_RECEIPT_SESSION_KEY = "polls:fresh_receipt"
@@ -44,8 +45,14 @@ def _poll_page(request, poll, form, status=HTTPStatus.OK, refusal: VoteRefused |
 
 def poll_detail(request, slug: str):
     poll = _poll_or_404(slug)
-    form = BallotForm(poll=poll, initial={"idempotency_key": secrets.token_urlsafe(16)})
-    return _poll_page(request, poll, form)
+    return _poll_page(request, poll, _fresh_form(poll))
+
+
+def _fresh_form(poll) -> BallotForm:
+    """A ballot form with a new idempotency key and a new "shown at" stamp."""
+    return BallotForm(
+        poll=poll, initial={"idempotency_key": secrets.token_urlsafe(16), "shown_at": form_stamp()}
+    )
 
 
 @require_http_methods(["POST"])
@@ -58,9 +65,10 @@ def poll_vote(request, slug: str):
     if not form.is_valid():
         refusal = VoteRefused("invalid_choice", _("Please check your choices."))
         return _poll_page(request, poll, form, status=HTTPStatus.BAD_REQUEST, refusal=refusal)
-    if form.is_bot():
-        refusal = VoteRefused("invalid", _("This form could not be accepted."))
-        return _poll_page(request, poll, form, status=HTTPStatus.BAD_REQUEST, refusal=refusal)
+    bot_problem = form.bot_problem()
+    if bot_problem:
+        refusal = VoteRefused("form_rejected", bot_problem)
+        return _poll_page(request, poll, _fresh_form(poll), status=HTTPStatus.BAD_REQUEST, refusal=refusal)
     try:
         answer = ballot_cast(
             poll=poll,

@@ -8,6 +8,8 @@ from tests.factories import AgencyFactory, MembershipFactory, UserFactory
 def _fast_passwords_and_clean_cache(settings):
     # Hashing passwords slowly is a production feature, not something the tests prove.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tests post forms at machine speed; tests of the minimum fill time set it back.
+    settings.MIN_FORM_FILL_SECONDS = 0
     cache.clear()
     yield
     cache.clear()

@@ -10,6 +10,7 @@ from django.urls import reverse
 from accounts.models import User
 from accounts.verification import VerificationLevel, verification_level_of
 from tests.factories import TEST_PASSWORD, UserFactory
+from voting.bot_friction import form_stamp
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +20,7 @@ PASSWORD = "a-long-fan-passphrase-2026"
 def sign_up(client, email: str):
     return client.post(
         reverse("account_signup"),
-        {"email": email, "password1": PASSWORD, "password2": PASSWORD},
+        {"email": email, "password1": PASSWORD, "password2": PASSWORD, "shown_at": form_stamp()},
     )
 
 
@@ -184,3 +185,20 @@ def test_login_attempts_are_rate_limited_with_429(client, settings):
 
     assert statuses[:3] == [HTTPStatus.OK] * 3
     assert statuses[3:] == [HTTPStatus.TOO_MANY_REQUESTS] * 2
+
+
+def test_signup_sent_back_faster_than_a_person_types_is_refused(client, settings):
+    settings.MIN_FORM_FILL_SECONDS = 30
+
+    response = sign_up(client, "hasty@example.com")
+
+    assert response.status_code == HTTPStatus.OK
+    assert "That was quick" in str(response.context["form"].non_field_errors())
+    assert not User.objects.filter(email="hasty@example.com").exists()
+
+
+def test_signup_page_carries_the_form_stamp_and_the_honeypot(client):
+    page = client.get(reverse("account_signup")).content.decode()
+
+    assert 'name="shown_at"' in page
+    assert 'name="website"' in page

@@ -178,4 +178,4 @@ def test_health_shows_a_stalled_worker(client, settings):
     health = client.get("/healthz").json()
 
     assert health["worker"]["status"] == "stale"
-    assert health["status"] == "ok"  # voting is unaffected
+    assert health["status"] == "degraded"  # voting is unaffected

@@ -52,6 +52,19 @@ def env_list(name: str, *, default: list[str], environ: Mapping[str, str] | None
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_json(name: str, *, default, environ: Mapping[str, str] | None = None):
+    import json
+
+    environ = environ if environ is not None else _os_environ()
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is not valid JSON: {exc}") from exc
+
+
 def social_providers_from_env(environ: Mapping[str, str]) -> dict[str, dict]:
     """Turn on each social provider whose client id and secret are configured.
 

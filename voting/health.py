@@ -9,27 +9,42 @@ from polls.worker import worker_age_seconds
 
 
 def healthz(request):
-    """Liveness of the database and the cache; a load balancer polls this."""
-    checks = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
-        checks["database"] = f"error: {exc.__class__.__name__}"
-    try:
-        cache.set("healthz", "ok", 5)
-        checks["cache"] = "ok" if cache.get("healthz") == "ok" else "error: no round trip"
-    except Exception as exc:  # noqa: BLE001
-        checks["cache"] = f"error: {exc.__class__.__name__}"
-    healthy = all(value == "ok" for value in checks.values())
-    # A stalled worker makes results stale but never stops voting: shown, not fatal.
+    """What a load balancer and an operator need to know.
+
+    Only the database makes this node unable to serve (503). A cache outage or a
+    stalled worker degrade it (rate limits fail open, results go stale) but votes stay
+    correct, so the node keeps taking traffic and says "degraded" (200).
+    """
+    checks = {"database": _database_check(), "cache": _cache_check()}
     age = worker_age_seconds()
     worker = {"last_step_seconds_ago": None if age is None else round(age, 1)}
     worker["status"] = (
         "never_ran" if age is None else ("ok" if age <= settings.WORKER_STALE_AFTER else "stale")
     )
+    if checks["database"] != "ok":
+        status = "unhealthy"
+    elif checks["cache"] != "ok" or worker["status"] == "stale":
+        status = "degraded"
+    else:
+        status = "ok"
     return JsonResponse(
-        {"status": "ok" if healthy else "unhealthy", "checks": checks, "worker": worker},
-        status=HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE,
+        {"status": status, "checks": checks, "worker": worker},
+        status=HTTPStatus.SERVICE_UNAVAILABLE if status == "unhealthy" else HTTPStatus.OK,
     )
+
+
+def _database_check() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
+        return f"error: {exc.__class__.__name__}"
+    return "ok"
+
+
+def _cache_check() -> str:
+    try:
+        cache.set("healthz", "ok", 5)
+        return "ok" if cache.get("healthz") == "ok" else "error: no round trip"
+    except Exception as exc:  # noqa: BLE001
+        return f"error: {exc.__class__.__name__}"

@@ -6,6 +6,7 @@ per signed-in user, ``ip`` per client address (request.client_ip, proxies resolv
 request, so a scope lists only the rules that buy protection there.
 """
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 
@@ -15,6 +16,8 @@ from django_ratelimit.core import get_usage
 from django_ratelimit.exceptions import Ratelimited
 
 from accounts.client_ip import network_of
+
+logger = logging.getLogger("encore.ratelimits")
 
 
 def _who(request: HttpRequest, kind: str) -> str | None:
@@ -41,7 +44,11 @@ def rate_limit(request: HttpRequest, scope: str) -> None:
             rate=rate,
             increment=True,
         )
-        if usage is not None and usage["should_limit"]:
+        if usage is None:
+            # The cache could not count (RATELIMIT_FAIL_OPEN): let it through, loudly.
+            logger.warning("rate limit %s:%s not counted: cache unavailable", scope, kind)
+            continue
+        if usage["should_limit"]:
             request.ratelimit_retry_after = max(1, usage["time_left"])
             raise Ratelimited()
 

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from voting.environment import (
     env_bool,
     env_int,
+    env_json,
     env_list,
     raise_for_production_problems,
     social_providers_from_env,
@@ -137,6 +138,9 @@ else:
     }
 
 # ---------------------------------------------------------------- cache and sessions
+# What happens when Redis is down is decided in docs/decisions/redis-outage.md:
+# votes stay correct (the database decides), sessions fall back to the database,
+# rate limits fail open and say so in the log.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
@@ -144,27 +148,56 @@ if REDIS_URL:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "encore"),
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                # A dead Redis must cost a request half a second, not a hung worker.
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 0.5,
+            },
         }
     }
-    # Sessions (and so allauth's app session tokens) live in Redis: one round trip.
-    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions (and so allauth's app session tokens) are read from Redis, one round
+# trip, and written through to the database, which answers when Redis cannot.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# django-redis answers a failed call like a cache miss instead of raising.
+DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "encore.cache"
 
 # django-ratelimit counts in the shared cache so limits hold across processes.
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_VIEW = "voting.errors.rate_limited_view"
-# Scopes for voting.ratelimits: (who, rate) with who in account, ip, network.
-RATE_LIMITS = {
-    "vote": [("account", "20/m"), ("ip", "120/m")],
-    "receipt": [("ip", "30/m")],
-    "export": [("ip", "30/m")],
-}
+# With the cache unreachable a limit cannot be counted; it lets the request through
+# (fail open) rather than refusing every fan at once. See the decision record.
+RATELIMIT_FAIL_OPEN = True
 if not PRODUCTION:
     # The demo's local-memory cache is per process; production refuses it instead.
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+
+# Scopes for voting.ratelimits: (who, rate) with who in account, ip, network (/24 or
+# /64). Each rule costs two cache round trips, so the vote path has two rules and
+# the network rule sits where it buys more. RATE_LIMITS (JSON) overrides scopes,
+# e.g. RATE_LIMITS='{"vote": [["account", "5/m"]]}'.
+RATE_LIMITS = {
+    "vote": [("account", "20/m"), ("network", "600/m")],
+    "receipt": [("ip", "30/m"), ("network", "300/m")],
+    "export": [("ip", "30/m"), ("network", "120/m")],
+    "agency_write": [("account", "120/h"), ("ip", "600/h")],
+    "account_write": [("account", "30/h"), ("ip", "120/h")],
+}
+RATE_LIMITS.update(env_json("RATE_LIMITS", default={}))
+
+# Cheap bot friction on HTML forms: a form sent back faster than this is refused.
+MIN_FORM_FILL_SECONDS = env_int("MIN_FORM_FILL_SECONDS", 2)
+
+# ---------------------------------------------------------------- client addresses
+# Addresses (or networks, CIDR) of reverse proxies whose X-Forwarded-For we believe.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", default=[])
+# Raw client addresses on ballots are kept this long for review, then reduced to
+# their network (manage.py encore_retention, daily from cron or the worker).
+RAW_IP_RETENTION_DAYS = env_int("RAW_IP_RETENTION_DAYS", 30)
 
 # ---------------------------------------------------------------- published results
 # Ed25519 private key (PEM) that signs published results; see polls/signing.py.
@@ -177,10 +210,6 @@ TALLY_INTERVAL = env_int("TALLY_INTERVAL", 2)
 CHECKPOINT_INTERVAL = env_int("CHECKPOINT_INTERVAL", 600)
 # The worker is reported stale on /healthz when its heartbeat is older than this.
 WORKER_STALE_AFTER = env_int("WORKER_STALE_AFTER", 60)
-
-# ---------------------------------------------------------------- client addresses
-# Addresses (or networks, CIDR) of reverse proxies whose X-Forwarded-For we believe.
-TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", default=[])
 
 # ---------------------------------------------------------------- passwords
 AUTH_PASSWORD_VALIDATORS = [
@@ -209,6 +238,7 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SIGNUP_FORM_HONEYPOT_FIELD = "website"
+ACCOUNT_FORMS = {"signup": "accounts.forms.EncoreSignupForm"}
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Encore] "
 # allauth's own rate limits stay on (its defaults), counted in the shared cache.
 ACCOUNT_RATE_LIMITS = {
