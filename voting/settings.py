@@ -156,6 +156,12 @@ if REDIS_URL:
             },
         }
     }
+elif env_bool("ENCORE_DB_CACHE", default=False):
+    # A cache shared through the database, for a machine without Redis (the tests of
+    # limits across processes use it there). Slower and not atomic: not for production.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "encore_cache"}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Sessions (and so allauth's app session tokens) are read from Redis, one round
