@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from polls.checkpoints import checkpoint_create, polls_due_for_checkpoint
 from polls.models import Poll
+from polls.retention import retention_apply
 from polls.tally import polls_with_untallied_ballots, tally_refresh
 
 logger = logging.getLogger("encore.worker")
@@ -22,13 +23,23 @@ HEARTBEAT_KEY = "encore:worker:heartbeat"
 
 
 def worker_step() -> dict:
-    """One pass: refresh tallies with a backlog, make the checkpoints that are due."""
+    """One pass: refresh tallies with a backlog, make the checkpoints that are due,
+    and (at most hourly, whichever worker gets there first) apply data retention."""
     folded = 0
     for poll in Poll.objects.filter(pk__in=polls_with_untallied_ballots()):
         folded += tally_refresh(poll=poll)
     checkpoints = sum(1 for poll in polls_due_for_checkpoint() if checkpoint_create(poll=poll))
+    if _claim_hourly_slot("retention"):
+        retention_apply()
     heartbeat()
     return {"folded": folded, "checkpoints": checkpoints}
+
+
+def _claim_hourly_slot(name: str) -> bool:
+    try:
+        return bool(cache.add(f"encore:worker:{name}", 1, timeout=3600))
+    except Exception:  # noqa: BLE001 - without a cache, retention waits for cron
+        return False
 
 
 def heartbeat() -> None:

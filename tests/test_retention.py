@@ -1,0 +1,50 @@
+"""Raw IPs are kept only as long as review needs them; stored answers for 24 hours."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from polls.models import Ballot, IdempotentAnswer
+from polls.services import ballot_cast
+from tests.factories import PollFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def cast(poll, ip="203.0.113.7", key=None):
+    ballot_cast(
+        poll=poll,
+        voter=UserFactory(verified=True),
+        choices=[poll.options.first().pk],
+        client_ip=ip,
+        idempotency_key=key,
+    )
+    return Ballot.objects.latest("id")
+
+
+def test_old_raw_ips_are_reduced_to_their_network_and_new_ones_kept(settings):
+    settings.RAW_IP_RETENTION_DAYS = 30
+    poll = PollFactory()
+    old, recent = cast(poll), cast(poll, ip="198.51.100.9")
+    Ballot.objects.filter(pk=old.pk).update(cast_at=timezone.now() - timedelta(days=31))
+
+    call_command("encore_retention", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("encore_retention", stdout=open("/dev/null", "w"))  # noqa: SIM115 - twice is harmless
+
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert (old.client_ip, old.client_network) == (None, "203.0.113.0/24")
+    assert (recent.client_ip, recent.client_network) == ("198.51.100.9", "198.51.100.0/24")
+
+
+def test_stored_answers_with_receipts_are_deleted_after_24_hours():
+    poll = PollFactory()
+    cast(poll, key="old-key")
+    cast(poll, key="new-key")
+    IdempotentAnswer.objects.filter(key="old-key").update(created_at=timezone.now() - timedelta(hours=25))
+
+    call_command("encore_retention", stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+    assert list(IdempotentAnswer.objects.values_list("key", flat=True)) == ["new-key"]
