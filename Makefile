@@ -1,11 +1,12 @@
 # Encore: `make run` serves the demo, `make test` runs the whole suite.
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench messages install
+.PHONY: run test lint format bench messages install worker
 
 install: $(STAMP)
 
@@ -16,10 +17,14 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+# The worker (live tallies, checkpoints, retention) runs beside the web server and
+# stops with it.
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@echo "Serving Encore on http://127.0.0.1:$(PORT)/ (mail goes to var/mail/)"
+	@trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(PY) manage.py encore_worker & worker=$$!; \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: $(STAMP)

@@ -1,15 +1,33 @@
 """Demo polls for `make run`: what a visitor should find on a fresh machine."""
 
+import hashlib
 import io
 from datetime import timedelta
 
+from allauth.account.models import EmailAddress
+from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
+from accounts.client_ip import network_of
 from accounts.demo import demo_accounts_seed
-from polls.models import Option, Poll, PollKind, PollState, ResultsVisibility, VotingMethod
+from accounts.models import User
+from polls.checkpoints import checkpoint_create
+from polls.models import (
+    Ballot,
+    BallotChoice,
+    Option,
+    Poll,
+    PollKind,
+    PollState,
+    ResultsVisibility,
+    VotingMethod,
+)
+from polls.publishing import snapshot_build
+from polls.receipts import receipt_hash, receipt_new
+from polls.tally import tally_refresh, tally_status_change
 
 TOUR_CITIES = [
     ("Seoul", "KR", 37.5665, 126.9780, 9_586_000),
@@ -134,7 +152,130 @@ def seed(*, stdout=None) -> list[Poll]:
         for position, label in enumerate(["Lumies", "Sparks", "Lanterns"]):
             Option.objects.create(poll=closed, label=label, position=position)
 
-    polls = [city, single, design, closed]
+    if not city.ballots.exists():
+        crowd = demo_voters("city-fan", 90, joined_days_ago=60)
+        ballots_insert(
+            city, crowd, lambda i, ids: [ids[i % 7 % len(ids)]], network=lambda i: f"100.{64 + i}.{i}.0"
+        )
+        # An account farm: 24 accounts made minutes before voting, one /24, one device.
+        farm = demo_voters("farm", 24, joined_days_ago=0)
+        ballots_insert(
+            city, farm, lambda i, ids: [ids[-1]], network=lambda i: "203.0.113.0", fingerprint="f" * 64
+        )
+    if not single.ballots.exists():
+        fans = demo_voters("single-fan", 60, joined_days_ago=90)
+        ballots_insert(
+            single, fans, lambda i, ids: [ids[i % 4], ids[(i + 1) % 4]], network=lambda i: f"100.{i}.8.0"
+        )
+
+    published = _published_demo_poll(common, now)
+    polls = [city, single, design, closed, published]
     if stdout is not None:
         stdout.write(f"Demo polls: {', '.join(poll.slug for poll in polls)}")
     return polls
+
+
+def demo_voters(prefix: str, count: int, *, joined_days_ago: int) -> list[User]:
+    """Verified demo accounts without a usable password (they never sign in)."""
+    unusable = make_password(None)
+    joined = timezone.now() - timedelta(days=joined_days_ago, minutes=30)
+    emails = [f"{prefix}-{n}@encore.example" for n in range(count)]
+    User.objects.bulk_create(
+        [
+            User(email=email, password=unusable, date_joined=joined + timedelta(seconds=n))
+            for n, email in enumerate(emails)
+        ],
+        ignore_conflicts=True,
+    )
+    users = list(User.objects.filter(email__in=emails).order_by("email"))
+    EmailAddress.objects.bulk_create(
+        [EmailAddress(user=user, email=user.email, verified=True, primary=True) for user in users],
+        ignore_conflicts=True,
+    )
+    return users
+
+
+def ballots_insert(poll: Poll, voters: list[User], picks, *, network, fingerprint: str = "") -> None:
+    """Ballots as ballot_cast writes them, in bulk: demo seeding must stay quick."""
+    ids = list(poll.options.values_list("pk", flat=True))
+    start = max(poll.opens_at, timezone.now() - timedelta(hours=3))
+    ballots = []
+    for index, voter in enumerate(voters):
+        moment = start + timedelta(seconds=37 * index)
+        ip = network(index).rsplit(".", 1)[0] + f".{10 + index % 200}"
+        ballots.append(
+            Ballot(
+                poll=poll,
+                voter=voter,
+                period=poll.period_of(moment),
+                slot=0,
+                day=poll.local_day(moment),
+                cast_at=moment,
+                receipt_hash=receipt_hash(receipt_new()),
+                client_ip=ip,
+                client_network=network_of(ip),
+                client_fingerprint=fingerprint or hashlib.sha256(voter.email.encode()).hexdigest(),
+            )
+        )
+    created = Ballot.objects.bulk_create(ballots)
+    BallotChoice.objects.bulk_create(
+        [
+            BallotChoice(
+                poll=poll, ballot=ballot, option_id=option, rank=rank + 1 if poll.method == "ranked" else 1
+            )
+            for index, ballot in enumerate(created)
+            for rank, option in enumerate(picks(index, ids))
+        ]
+    )
+
+
+def _published_demo_poll(common: dict, now) -> Poll:
+    """A published poll with a few hundred ballots, some invalidated with reasons,
+    checkpoints taken while it was open, and signed results."""
+    poll, created = _poll(
+        "lumen-encore-song",
+        kind=PollKind.SINGLE,
+        title="Which song should close the LUMEN concert?",
+        description="The fans chose the encore song of the Seoul concert.",
+        timezone="Asia/Seoul",
+        opens_at=now - timedelta(days=10),
+        closes_at=now + timedelta(days=1),
+        results_visibility=ResultsVisibility.ON_PUBLISH,
+        **common,
+    )
+    if not created:
+        return poll
+    for position, (label, artist, track) in enumerate(SINGLES):
+        Option.objects.create(poll=poll, label=label, position=position, artist=artist, track=track)
+    weights = [0, 0, 0, 1, 1, 2, 2, 2, 3, 3]  # a spread that is not a round number
+    fans = demo_voters("encore-fan", 280, joined_days_ago=120)
+    ballots_insert(
+        poll, fans[:150], lambda i, ids: [ids[weights[i % 10]]], network=lambda i: f"100.{i % 60}.{i}.0"
+    )
+    checkpoint_create(poll=poll)
+    ballots_insert(
+        poll, fans[150:], lambda i, ids: [ids[weights[(i * 3) % 10]]], network=lambda i: f"100.{i % 50}.9.0"
+    )
+    farm = demo_voters("encore-farm", 30, joined_days_ago=0)
+    ballots_insert(
+        poll, farm, lambda i, ids: [ids[1]], network=lambda i: "198.51.100.0", fingerprint="e" * 64
+    )
+    duplicates = list(poll.ballots.order_by("id").values_list("id", flat=True)[:4])
+    with transaction.atomic():
+        tally_status_change(
+            poll=poll,
+            ballot_ids=list(poll.ballots.filter(voter__in=farm).values_list("id", flat=True)),
+            status="invalidated",
+            reason="bot_network",
+        )
+        tally_status_change(poll=poll, ballot_ids=duplicates, status="invalidated", reason="duplicate_person")
+    Poll.objects.filter(pk=poll.pk).update(
+        closes_at=now - timedelta(days=1), opens_at=now - timedelta(days=10)
+    )
+    poll.refresh_from_db()
+    with transaction.atomic():
+        snapshot = snapshot_build(poll=poll)
+        Poll.objects.filter(pk=poll.pk).update(state=PollState.PUBLISHED, published_at=snapshot.created_at)
+    tally_refresh(poll=poll)
+    poll.refresh_from_db()
+    return poll

@@ -36,7 +36,12 @@ def _poll_or_404(slug: str):
 
 
 def _poll_page(request, poll, form, status=HTTPStatus.OK, refusal: VoteRefused | None = None):
-    context = {"poll": poll, "form": form, "refusal": refusal}
+    context = {
+        "poll": poll,
+        "form": form,
+        "refusal": refusal,
+        "results_visible": selectors.results_visible(poll=poll),
+    }
     if request.user.is_authenticated:
         context["my_ballots"] = selectors.ballots_of_voter(voter=request.user, poll=poll)
         context["votes_left"] = selectors.votes_left(poll=poll, voter=request.user)

@@ -1,33 +1,59 @@
-"""`make run`'s demo data: complete, and idempotent."""
+"""`make run`'s demo data: complete, recountable, and idempotent."""
 
 import pytest
 from django.core.management import call_command
 
 from accounts.models import Agency, Membership, User
 from accounts.verification import VerificationLevel, verification_level_of
-from polls.models import Option, Poll, PollStatus
+from polls.models import Ballot, Option, Poll, PollStatus
+from polls.recount import recount
 
 pytestmark = pytest.mark.django_db
+
+
+def seed():
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
 
 
 def test_seed_demo_twice_creates_everything_once(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
 
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    seed()
+    counts = (User.objects.count(), Ballot.objects.count(), Poll.objects.count(), Option.objects.count())
+    seed()
 
+    assert (User.objects.count(), Ballot.objects.count(), Poll.objects.count(), Option.objects.count()) == counts
     assert Agency.objects.count() == 1
-    assert User.objects.count() == 2
     assert Membership.objects.get().role == "owner"
     fan = User.objects.get(email="fan@encore.example")
     assert verification_level_of(fan) == VerificationLevel.EMAIL
-    assert Poll.objects.count() == 4
+    assert fan.check_password("encore-demo-2026")
     statuses = {poll.slug: poll.status for poll in Poll.objects.all()}
     assert list(statuses.values()).count(PollStatus.OPEN) == 3
     assert statuses["lumen-fanclub-name"] == PollStatus.CLOSED
+    assert statuses["lumen-encore-song"] == PollStatus.PUBLISHED
     assert Poll.objects.get(slug="lumen-next-single").method == "ranked"
+    assert {p.results_visibility for p in Poll.objects.filter(slug__in=statuses, state="scheduled")} >= {
+        "live",
+        "on_publish",
+    }
     designs = Option.objects.filter(poll__kind="design")
     assert designs.count() == 3
     assert all(option.image.name.endswith(".png") for option in designs)
     city = Option.objects.filter(poll__kind="city").first()
     assert city.latitude is not None and city.country
+
+
+def test_demo_published_poll_has_hundreds_of_ballots_some_invalidated_and_recounts(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    seed()
+    poll = Poll.objects.get(slug="lumen-encore-song")
+    snapshot = poll.snapshot
+
+    lines: list[str] = []
+    ok = recount(snapshot.board_json.encode(), results=snapshot.results, out=lines.append)
+
+    assert ok, "\n".join(lines)
+    assert snapshot.results["turnout"]["ballots_cast"] >= 300
+    assert snapshot.results["invalidated"] == {"bot_network": 30, "duplicate_person": 4}
+    assert snapshot.results["checkpoints"] == 2
