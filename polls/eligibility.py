@@ -1,6 +1,7 @@
 """Who may vote in a poll: verification level, account age at opening, country."""
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.verification import VerificationLevel, level_rank, verification_level_of
 from polls.errors import VoteRefused
@@ -25,10 +26,15 @@ def check_voter_eligible(*, poll: Poll, voter) -> None:
             reason="verification_level",
         )
     if poll.least_account_age and voter.date_joined > poll.opens_at - poll.least_account_age:
+        days = max(1, round(poll.least_account_age.total_seconds() / 86400))
         raise VoteRefused(
             "not_eligible",
-            _("Your account must have been created at least %(days)s days before the poll opened.")
-            % {"days": max(1, round(poll.least_account_age.total_seconds() / 86400))},
+            ngettext(
+                "Your account must have been created at least %(days)s day before the poll opened.",
+                "Your account must have been created at least %(days)s days before the poll opened.",
+                days,
+            )
+            % {"days": days},
             reason="account_too_new",
         )
     allowed = {country.code for country in poll.allowed_countries}

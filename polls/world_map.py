@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.utils.html import escape
+from django.utils.translation import gettext, ngettext
 
 LAND_FILE = Path(__file__).resolve().parent / "data" / "world_land.json"
 
@@ -111,7 +112,7 @@ def _fmt(value: float) -> str:
 
 
 def _votes_words(votes: int) -> str:
-    return f"{votes:,} vote" if votes == 1 else f"{votes:,} votes"
+    return ngettext("%(n)s vote", "%(n)s votes", votes) % {"n": f"{votes:,}"}
 
 
 def _label_text(point: MapPoint) -> str:
@@ -122,21 +123,25 @@ def _label_text(point: MapPoint) -> str:
 
 def _description(points: list[MapPoint]) -> str:
     if not points:
-        return "World map with no candidate cities to show."
-    hidden = all(p.votes is None for p in points)
-    if hidden:
-        intro = "World map of the candidate cities; vote counts are hidden. Cities: "
-        return intro + "; ".join(p.label for p in points) + "."
+        return gettext("World map with no candidate cities to show.")
+    if all(p.votes is None for p in points):
+        return gettext("World map of the candidate cities; vote counts are hidden. Cities: %(cities)s.") % {
+            "cities": "; ".join(p.label for p in points)
+        }
     items = []
     for p in sorted(points, key=lambda p: -(p.votes or 0)):
         if p.votes is None:
-            items.append(f"{p.label}: votes hidden")
-            continue
-        item = f"{p.label}: {_votes_words(p.votes)}"
-        if p.share is not None:
-            item += f" ({p.share * 100:.1f}% of ballots)"
-        items.append(item)
-    return "World map of the candidate cities, each circle sized by its votes. " + "; ".join(items) + "."
+            items.append(gettext("%(city)s: votes hidden") % {"city": p.label})
+        elif p.share is not None:
+            items.append(
+                gettext("%(city)s: %(votes)s (%(share)s%% of ballots)")
+                % {"city": p.label, "votes": _votes_words(p.votes), "share": f"{p.share * 100:.1f}"}
+            )
+        else:
+            items.append(gettext("%(city)s: %(votes)s") % {"city": p.label, "votes": _votes_words(p.votes)})
+    return gettext("World map of the candidate cities, each circle sized by its votes. %(cities)s.") % {
+        "cities": "; ".join(items)
+    }
 
 
 def _radii(points: list[MapPoint], width: float) -> list[float]:

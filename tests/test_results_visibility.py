@@ -83,7 +83,7 @@ def test_live_poll_shows_counts_while_open(client):
     assert results["status"] == "live"
     assert {row["label"]: row["votes"] for row in results["options"]}["Seoul"] == 7
     assert 'class="bars"' in page
-    assert "Seoul leads with 7 votes" in page
+    assert "Seoul leads with 7 votes." in page
 
 
 def test_after_close_poll_reveals_counts_at_close_and_not_a_moment_before(client):
