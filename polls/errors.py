@@ -13,12 +13,16 @@ STATUS_OF_CODE = {
     "permission_denied": HTTPStatus.FORBIDDEN,
     "results_hidden": HTTPStatus.FORBIDDEN,
     "mfa_required": HTTPStatus.FORBIDDEN,
+    "agency_unverified": HTTPStatus.FORBIDDEN,
     "not_found": HTTPStatus.NOT_FOUND,
     "poll_not_open": HTTPStatus.CONFLICT,
     "poll_closed": HTTPStatus.CONFLICT,
     "already_voted": HTTPStatus.CONFLICT,
     "poll_frozen": HTTPStatus.CONFLICT,
     "invalid_transition": HTTPStatus.CONFLICT,
+    # Four eyes: the member who asked for an invalidation cannot also decide on it.
+    "same_reviewer": HTTPStatus.CONFLICT,
+    "ballots_quarantined": HTTPStatus.CONFLICT,
     "idempotency_key_reused": HTTPStatus.UNPROCESSABLE_ENTITY,
     "rate_limited": HTTPStatus.TOO_MANY_REQUESTS,
 }

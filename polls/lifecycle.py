@@ -691,10 +691,15 @@ def poll_schedule(*, poll: Poll, actor: User, ip_address: str | None = None) -> 
     Needs at least 2 valid options for the poll's kind, a closing time in the future
     and choice limits that fit the options. Needs a manager or owner with MFA.
     Raises PollChangeRefused: ``not_found``, ``permission_denied``, ``mfa_required``,
-    ``invalid_transition``, ``invalid``.
+    ``agency_unverified``, ``invalid_transition``, ``invalid``.
     """
     check_member(actor=actor, agency=poll.agency, least=Role.MANAGER)
     check_mfa(actor=actor)
+    if not poll.agency.is_verified:
+        # Fans trust a poll because an operator checked who runs it.
+        raise PollChangeRefused(
+            "agency_unverified", _("An operator must verify your agency before its polls can open.")
+        )
     with transaction.atomic():
         poll = _locked(poll)
         if poll.state != PollState.DRAFT:
