@@ -7,16 +7,16 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
-from django_ratelimit.decorators import ratelimit
 
 from accounts import selectors, services
 from accounts.errors import AgencyActionRefused
 from accounts.forms import InvitationForm, ProfileForm
 from accounts.models import Agency, Role
+from voting.ratelimits import rate_limited
 
 
 @login_required
-@ratelimit(key="user", rate="30/h", method="POST", block=True)
+@rate_limited("account_write")
 @require_http_methods(["GET", "POST"])
 def profile(request):
     form = ProfileForm(request.POST or None, instance=request.user)
@@ -47,7 +47,7 @@ def _agency_for_member(request, slug: str) -> tuple[Agency, object]:
 
 
 @login_required
-@ratelimit(key="user", rate="60/h", method="POST", block=True)
+@rate_limited("agency_write")
 @require_http_methods(["GET", "POST"])
 def agency_members(request, slug: str):
     agency, membership = _agency_for_member(request, slug)
@@ -85,7 +85,7 @@ def agency_audit_log(request, slug: str):
 
 
 @login_required
-@ratelimit(key="user", rate="20/h", method="POST", block=True)
+@rate_limited("account_write")
 @require_http_methods(["GET", "POST"])
 def invitation_accept(request, token: str):
     if request.method == "POST":

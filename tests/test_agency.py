@@ -141,3 +141,14 @@ def test_audit_log_page_lists_entries_for_members(client, agency, owner):
     page = client.get(reverse("agency:audit_log", args=[agency.slug])).content.decode()
 
     assert "member.invite" in page
+
+
+def test_agency_writes_are_rate_limited_per_account_with_retry_after(client, agency, owner, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "agency_write": [("account", "2/h")]}
+    client.force_login(owner)
+
+    statuses = [invite(client, agency, f"member{n}@example.com").status_code for n in range(3)]
+
+    assert statuses[:2] == [HTTPStatus.FOUND, HTTPStatus.FOUND]
+    assert statuses[2] == HTTPStatus.TOO_MANY_REQUESTS
+    assert agency.invitations.count() == 2
