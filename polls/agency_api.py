@@ -1,4 +1,5 @@
-"""The agency API (``/api/v1/agency/``): create and run polls.
+"""The agency API (``/api/v1/agency/``): create, run and publish polls, read their
+fraud signals and review ballots (four eyes).
 
 Each view is thin: an input serializer parses, one function of ``polls.lifecycle``
 decides and writes, an output serializer answers. Refusals are PollChangeRefused and
@@ -18,11 +19,13 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from polls import agency_selectors, lifecycle
+from polls import agency_selectors, lifecycle, publishing, review, signals
 from polls.errors import PollChangeRefused
 from polls.models import (
     MAX_OPTIONS,
     MAX_VOTES_PER_PERIOD,
+    BallotStatus,
+    InvalidationRequest,
     Option,
     Period,
     Poll,
@@ -34,7 +37,7 @@ from polls.models import (
 # Generous for people at work, tight enough that a stolen session cannot flood the
 # audit log or the disk with images.
 WRITE_RATE = "120/h"
-# Turnout is an aggregate over ballots: costly enough to bound per account.
+# Turnout and fraud signals are aggregates over ballots: costly enough to bound per account.
 STATS_RATE = "600/h"
 
 write_limited = ratelimit(key="user", rate=WRITE_RATE, block=True)
@@ -224,6 +227,114 @@ class AgencyAuditEntryOutputSerializer(serializers.Serializer):
 
     def get_actor(self, entry) -> str | None:
         return entry.actor.email if entry.actor else None
+
+
+# A pattern rather than an enum: drf-spectacular names enums after their field, and
+# "kind" already names the enum of poll kinds.
+@extend_schema_field({"type": "string", "pattern": f"^({'|'.join(signals.KINDS)})$", "example": "network"})
+class ClusterKindField(serializers.ChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(choices=signals.KINDS, **kwargs)
+
+
+class ClusterIpOutputSerializer(serializers.Serializer):
+    ip = serializers.IPAddressField()
+    ballots = serializers.IntegerField()
+    voters = serializers.IntegerField()
+
+
+class ClusterOutputSerializer(serializers.Serializer):
+    """One fraud-signal cluster; polls/signals.py documents every figure."""
+
+    kind = ClusterKindField()
+    key = serializers.CharField()
+    ballots = serializers.IntegerField()
+    voters = serializers.IntegerField()
+    ips = serializers.IntegerField(help_text="Distinct client addresses.")
+    first_cast_at = serializers.DateTimeField()
+    last_cast_at = serializers.DateTimeField()
+    burst = serializers.FloatField(help_text="Ballots per minute over the busiest 10-minute window.")
+    burst_ballots = serializers.IntegerField(help_text="Ballots cast in that window.")
+    new_accounts = serializers.IntegerField(
+        help_text="Voters whose account was under 24 h old at their first ballot."
+    )
+    signup_burst = serializers.IntegerField(
+        help_text="Most voters whose accounts were created within one hour."
+    )
+    shared_fingerprint = serializers.IntegerField(help_text="Most voters sharing one client fingerprint.")
+    shared_network = serializers.IntegerField(help_text="Most voters sharing one client network.")
+    top_ips = ClusterIpOutputSerializer(many=True)
+    components = serializers.DictField(child=serializers.FloatField())
+    score = serializers.FloatField(min_value=0, max_value=1)
+    flagged = serializers.BooleanField()
+    statuses = serializers.DictField(child=serializers.IntegerField(), help_text="Ballots per status now.")
+
+
+class SignalsOutputSerializer(serializers.Serializer):
+    poll = serializers.SlugField()
+    threshold = serializers.FloatField()
+    min_cluster_voters = serializers.IntegerField()
+    clusters = ClusterOutputSerializer(many=True)
+
+
+class InvalidationClusterInputSerializer(serializers.Serializer):
+    kind = ClusterKindField()
+    key = serializers.CharField(max_length=64)
+
+
+class InvalidationInputSerializer(serializers.Serializer):
+    """Name the ballots either by id or by one cluster of the fraud signals."""
+
+    ballot_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        allow_empty=False,
+        max_length=review.MAX_REQUEST_BALLOTS,
+    )
+    cluster = InvalidationClusterInputSerializer(required=False)
+    status = serializers.ChoiceField(choices=BallotStatus.choices)
+    reason = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A short code, e.g. bot_network.",
+    )
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+    def to_review_data(self) -> dict:
+        data = dict(self.validated_data)
+        if "cluster" in data:
+            data["cluster"] = (data["cluster"]["kind"], data["cluster"]["key"])
+        return data
+
+
+class InvalidationOutputSerializer(serializers.ModelSerializer):
+    poll = serializers.CharField(source="poll.slug")
+    ballot_ids = serializers.ListField(child=serializers.IntegerField())
+    requested_by = serializers.EmailField(source="requested_by.email")
+    decided_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = InvalidationRequest
+        fields = [
+            "id",
+            "poll",
+            "status",
+            "reason",
+            "note",
+            "size",
+            "ballot_ids",
+            "state",
+            "requested_by",
+            "requested_at",
+            "decided_by",
+            "decided_at",
+            "changed",
+        ]
+
+    def get_decided_by(self, request: InvalidationRequest) -> str | None:
+        return request.decided_by.email if request.decided_by else None
 
 
 # ------------------------------------------------------------------ views
@@ -437,3 +548,95 @@ class AuditLogView(AgencyView):
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(entries, request, view=self)
         return paginator.get_paginated_response(AgencyAuditEntryOutputSerializer(page, many=True).data)
+
+
+@method_decorator(write_limited, name="post")
+class PollPublishView(AgencyView):
+    @extend_schema(
+        summary="Publish a closed poll's results (needs MFA); answers with the signed results",
+        request=None,
+        responses={200: OpenApiTypes.OBJECT, **REFUSALS},
+    )
+    def post(self, request, slug: str):
+        poll = agency_selectors.poll_of_member(user=request.user, slug=slug)
+        snapshot = publishing.poll_publish(poll=poll, actor=request.user, ip_address=request.client_ip)
+        return Response(snapshot.results)
+
+
+@method_decorator(stats_limited, name="get")
+class PollSignalsView(AgencyView):
+    @extend_schema(
+        summary="Fraud signals: clusters of ballots by network and fingerprint, flagged first",
+        responses={200: SignalsOutputSerializer, **REFUSALS},
+    )
+    def get(self, request, slug: str):
+        poll = agency_selectors.poll_of_member(user=request.user, slug=slug)
+        answer = {
+            "poll": poll.slug,
+            "threshold": signals.score_threshold(),
+            "min_cluster_voters": signals.min_cluster_voters(),
+            "clusters": signals.poll_signals(poll=poll),
+        }
+        return Response(SignalsOutputSerializer(answer).data)
+
+
+@method_decorator(write_limited, name="post")
+class InvalidationListView(AgencyView):
+    @extend_schema(
+        summary="Requests to change ballot statuses, newest first",
+        responses={200: InvalidationOutputSerializer(many=True), **REFUSALS},
+    )
+    def get(self, request, slug: str):
+        poll = agency_selectors.poll_of_member(user=request.user, slug=slug)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(
+            agency_selectors.invalidation_requests_of(poll=poll), request, view=self
+        )
+        return paginator.get_paginated_response(InvalidationOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Quarantine, invalidate or count again some ballots (needs MFA)",
+        description=(
+            "Invalidating more ballots than the agency's approval threshold waits for another "
+            "member's approval (state `pending`); anything else is applied at once (`applied`)."
+        ),
+        request=InvalidationInputSerializer,
+        responses={201: InvalidationOutputSerializer, **REFUSALS},
+    )
+    def post(self, request, slug: str):
+        poll = agency_selectors.poll_of_member(user=request.user, slug=slug)
+        serializer = InvalidationInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invalidation = review.invalidation_request(
+            poll=poll, actor=request.user, ip_address=request.client_ip, **serializer.to_review_data()
+        )
+        return Response(InvalidationOutputSerializer(invalidation).data, status=status.HTTP_201_CREATED)
+
+
+def _decision_answer(request, slug: str, request_id: int, decide) -> Response:
+    poll = agency_selectors.poll_of_member(user=request.user, slug=slug)
+    invalidation = agency_selectors.invalidation_request_of(poll=poll, request_id=request_id)
+    invalidation = decide(request=invalidation, actor=request.user, ip_address=request.client_ip)
+    return Response(InvalidationOutputSerializer(invalidation).data)
+
+
+@method_decorator(write_limited, name="post")
+class InvalidationApproveView(AgencyView):
+    @extend_schema(
+        summary="Approve and apply another member's pending request (needs MFA)",
+        request=None,
+        responses={200: InvalidationOutputSerializer, **REFUSALS},
+    )
+    def post(self, request, slug: str, request_id: int):
+        return _decision_answer(request, slug, request_id, review.invalidation_approve)
+
+
+@method_decorator(write_limited, name="post")
+class InvalidationRejectView(AgencyView):
+    @extend_schema(
+        summary="Reject another member's pending request (needs MFA)",
+        request=None,
+        responses={200: InvalidationOutputSerializer, **REFUSALS},
+    )
+    def post(self, request, slug: str, request_id: int):
+        return _decision_answer(request, slug, request_id, review.invalidation_reject)

@@ -15,5 +15,18 @@ urlpatterns = [
     path("polls/<slug:slug>/close/", agency_api.PollCloseView.as_view(), name="close"),
     path("polls/<slug:slug>/cancel/", agency_api.PollCancelView.as_view(), name="cancel"),
     path("polls/<slug:slug>/stats/", agency_api.PollStatsView.as_view(), name="stats"),
+    path("polls/<slug:slug>/publish/", agency_api.PollPublishView.as_view(), name="publish"),
+    path("polls/<slug:slug>/signals/", agency_api.PollSignalsView.as_view(), name="signals"),
+    path("polls/<slug:slug>/invalidations/", agency_api.InvalidationListView.as_view(), name="invalidations"),
+    path(
+        "polls/<slug:slug>/invalidations/<int:request_id>/approve/",
+        agency_api.InvalidationApproveView.as_view(),
+        name="invalidation_approve",
+    ),
+    path(
+        "polls/<slug:slug>/invalidations/<int:request_id>/reject/",
+        agency_api.InvalidationRejectView.as_view(),
+        name="invalidation_reject",
+    ),
     path("agencies/<slug:slug>/audit/", agency_api.AuditLogView.as_view(), name="audit"),
 ]

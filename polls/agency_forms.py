@@ -13,12 +13,14 @@ from polls.lifecycle import OPTION_METADATA_FIELDS, POLL_TEXT_FIELDS, VOTER_LEVE
 from polls.models import (
     MAX_OPTIONS,
     MAX_VOTES_PER_PERIOD,
+    BallotStatus,
     Period,
     Poll,
     PollKind,
     ResultsVisibility,
     VotingMethod,
 )
+from polls.signals import KINDS
 
 LOCAL_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 
@@ -205,3 +207,42 @@ class OptionForm(forms.Form):
         data = dict(self.cleaned_data)
         image = data.pop("image", None)
         return {name: value for name, value in data.items() if value is not None}, image
+
+
+class InvalidationForm(forms.Form):
+    """Quarantine, invalidate or count again the ballots of one fraud-signal cluster.
+    polls.review decides who may and whether a second member must approve."""
+
+    kind = forms.ChoiceField(choices=[(kind, kind) for kind in KINDS], widget=forms.HiddenInput)
+    key = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    status = forms.ChoiceField(
+        label=_("Action"),
+        choices=[
+            (BallotStatus.QUARANTINED, _("Quarantine (set aside, reversible)")),
+            (BallotStatus.INVALIDATED, _("Invalidate")),
+            (BallotStatus.COUNTED, _("Count again")),
+        ],
+    )
+    reason = forms.RegexField(
+        label=_("Reason code"),
+        regex=r"^[a-z0-9][a-z0-9_\-]{1,63}$",
+        max_length=64,
+        required=False,
+        initial="bot_network",
+        help_text=_("Public, short, lower case, e.g. bot_network. Not needed to count again."),
+    )
+    note = forms.CharField(
+        label=_("Note for your colleagues"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def review_data(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "cluster": (data["kind"], data["key"]),
+            "status": data["status"],
+            "reason": data["reason"],
+            "note": data["note"],
+        }

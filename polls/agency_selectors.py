@@ -1,4 +1,5 @@
-"""Reads for agency staff: their agencies' polls, turnout, the audit log."""
+"""Reads for agency staff: their agencies' polls, turnout, invalidation requests, the
+audit log. (Fraud signals are reads too; they live in polls/signals.py.)"""
 
 from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
@@ -6,7 +7,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Agency, AuditLogEntry, User
 from accounts.selectors import membership_of
 from polls.errors import PollChangeRefused
-from polls.models import Ballot, Poll
+from polls.models import Ballot, InvalidationRequest, Poll
 
 
 def polls_of_member(*, user: User, agency: Agency | None = None) -> QuerySet[Poll]:
@@ -56,3 +57,17 @@ def poll_turnout(*, poll: Poll) -> dict:
 def audit_log_of_member(*, user: User, slug: str) -> QuerySet[AuditLogEntry]:
     agency = agency_of_member(user=user, slug=slug)
     return agency.audit_log.select_related("actor")
+
+
+def invalidation_requests_of(*, poll: Poll) -> QuerySet[InvalidationRequest]:
+    """The poll's invalidation requests, newest first."""
+    return InvalidationRequest.objects.filter(poll=poll).select_related("requested_by", "decided_by")
+
+
+def invalidation_request_of(*, poll: Poll, request_id: int) -> InvalidationRequest:
+    """One of the poll's requests; raises PollChangeRefused ``not_found`` otherwise."""
+    request = invalidation_requests_of(poll=poll).filter(pk=request_id).first()
+    if request is None:
+        raise PollChangeRefused("not_found", _("Not found."))
+    request.poll = poll
+    return request

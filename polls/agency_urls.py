@@ -21,4 +21,19 @@ urlpatterns = [
     path("<slug:poll_slug>/schedule/", agency_views.poll_transition, {"action": "schedule"}, name="schedule"),
     path("<slug:poll_slug>/close/", agency_views.poll_transition, {"action": "close"}, name="close"),
     path("<slug:poll_slug>/cancel/", agency_views.poll_transition, {"action": "cancel"}, name="cancel"),
+    path("<slug:poll_slug>/publish/", agency_views.poll_transition, {"action": "publish"}, name="publish"),
+    path("<slug:poll_slug>/signals/", agency_views.poll_signals, name="signals"),
+    path("<slug:poll_slug>/invalidations/", agency_views.invalidation_create, name="invalidation_create"),
+    path(
+        "<slug:poll_slug>/invalidations/<int:request_id>/approve/",
+        agency_views.invalidation_decide,
+        {"action": "approve"},
+        name="invalidation_approve",
+    ),
+    path(
+        "<slug:poll_slug>/invalidations/<int:request_id>/reject/",
+        agency_views.invalidation_decide,
+        {"action": "reject"},
+        name="invalidation_reject",
+    ),
 ]

@@ -1,5 +1,6 @@
 """Agency pages for polls (``/agency/<agency>/polls/``): list, create, edit, options,
-schedule, close, cancel and turnout. Server-rendered, no JavaScript needed.
+schedule, close, cancel, publish, turnout, and fraud signals with the four-eyes review
+of ballots. Server-rendered, no JavaScript needed.
 
 Like the API, each view parses a form, calls one function of ``polls.lifecycle`` and
 turns a PollChangeRefused into form errors or a message.
@@ -13,20 +14,21 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
 from accounts.models import Agency, Membership, Role
 from accounts.selectors import ROLE_RANK, membership_of
-from polls import agency_selectors, lifecycle
-from polls.agency_forms import FORM_FIELD_OF_LIFECYCLE_FIELD, OptionForm, PollForm
+from polls import agency_selectors, lifecycle, publishing, review, signals
+from polls.agency_forms import FORM_FIELD_OF_LIFECYCLE_FIELD, InvalidationForm, OptionForm, PollForm
 from polls.errors import PollChangeRefused
 from polls.lifecycle import PollDataInvalid
-from polls.models import Poll, PollState, PollStatus
+from polls.models import InvalidationRequestState, Poll, PollState, PollStatus
 
-# The same budget as the agency API: plenty for people at work.
+# The same budgets as the agency API: plenty for people at work.
 WRITE_RATE = "120/h"
+SIGNALS_RATE = "600/h"
 
 TRANSITIONS = {
     "schedule": (
@@ -35,6 +37,7 @@ TRANSITIONS = {
     ),
     "close": (lifecycle.poll_close, gettext_lazy("The poll is closed.")),
     "cancel": (lifecycle.poll_cancel, gettext_lazy("The poll is cancelled.")),
+    "publish": (publishing.poll_publish, gettext_lazy("The results are published and signed.")),
 }
 
 
@@ -136,6 +139,7 @@ def _render_detail(
         "can_schedule": can_write and poll.state == PollState.DRAFT,
         "can_close": can_write and poll_status == PollStatus.OPEN,
         "can_cancel": can_write and poll.state in (PollState.DRAFT, PollState.SCHEDULED),
+        "can_publish": can_write and poll_status == PollStatus.CLOSED,
         "turnout": agency_selectors.poll_turnout(poll=poll),
     }
     return render(request, "agency/polls/detail.html", context, status=status)
@@ -219,3 +223,100 @@ def poll_transition(request: HttpRequest, agency_slug: str, poll_slug: str, acti
     else:
         messages.success(request, done)
     return redirect("agency:polls:detail", agency_slug=agency.slug, poll_slug=poll.slug)
+
+
+@login_required
+@ratelimit(key="user", rate=SIGNALS_RATE, block=True)
+@require_GET
+def poll_signals(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpResponse:
+    """Fraud signals of a poll for every member; review forms for managers and owners."""
+    agency, membership = _member_agency(request, agency_slug)
+    poll = _agency_poll(agency, poll_slug)
+    can_write = _can_write(membership)
+    final = poll.state in (PollState.PUBLISHED, PollState.CANCELLED)
+    clusters = signals.poll_signals(poll=poll)
+    rows = [
+        {
+            "cluster": cluster,
+            "form": InvalidationForm(
+                initial={"kind": cluster.kind, "key": cluster.key}, auto_id=f"id_cluster{number}_%s"
+            )
+            if can_write and not final
+            else None,
+        }
+        for number, cluster in enumerate(clusters, start=1)
+    ]
+    # The latest fifty; the API pages through all of them.
+    requests = agency_selectors.invalidation_requests_of(poll=poll)[:50]
+    context = {
+        "agency": agency,
+        "poll": poll,
+        "rows": rows,
+        "flagged": sum(1 for cluster in clusters if cluster.flagged),
+        "threshold": signals.score_threshold(),
+        "min_cluster_voters": signals.min_cluster_voters(),
+        "can_write": can_write,
+        "final": final,
+        "has_mfa": lifecycle.has_mfa(request.user),
+        "requests": requests,
+        "pending": InvalidationRequestState.PENDING,
+    }
+    return render(request, "agency/polls/signals.html", context)
+
+
+@login_required
+@ratelimit(key="user", rate=WRITE_RATE, method="POST", block=True)
+@require_POST
+def invalidation_create(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpResponse:
+    agency, _membership = _member_agency(request, agency_slug)
+    poll = _agency_poll(agency, poll_slug)
+    form = InvalidationForm(request.POST)
+    if not form.is_valid():
+        for field_errors in form.errors.values():
+            for error in field_errors:
+                messages.error(request, error)
+    else:
+        try:
+            invalidation = review.invalidation_request(
+                poll=poll, actor=request.user, ip_address=request.client_ip, **form.review_data()
+            )
+        except PollChangeRefused as refusal:
+            _show_refusal(request, refusal)
+        else:
+            if invalidation.state == InvalidationRequestState.PENDING:
+                messages.success(request, _("Requested. Another member must approve it before it applies."))
+            else:
+                changed = invalidation.changed
+                messages.success(
+                    request,
+                    ngettext(
+                        "Done: %(changed)d ballot changed.", "Done: %(changed)d ballots changed.", changed
+                    )
+                    % {"changed": changed},
+                )
+    return redirect("agency:polls:signals", agency_slug=agency.slug, poll_slug=poll.slug)
+
+
+DECISIONS = {
+    "approve": (review.invalidation_approve, gettext_lazy("Approved and applied.")),
+    "reject": (review.invalidation_reject, gettext_lazy("Rejected. No ballot changed.")),
+}
+
+
+@login_required
+@ratelimit(key="user", rate=WRITE_RATE, method="POST", block=True)
+@require_POST
+def invalidation_decide(
+    request: HttpRequest, agency_slug: str, poll_slug: str, request_id: int, action: str
+) -> HttpResponse:
+    agency, _membership = _member_agency(request, agency_slug)
+    poll = _agency_poll(agency, poll_slug)
+    decide, done = DECISIONS[action]
+    try:
+        invalidation = agency_selectors.invalidation_request_of(poll=poll, request_id=request_id)
+        decide(request=invalidation, actor=request.user, ip_address=request.client_ip)
+    except PollChangeRefused as refusal:
+        _show_refusal(request, refusal)
+    else:
+        messages.success(request, done)
+    return redirect("agency:polls:signals", agency_slug=agency.slug, poll_slug=poll.slug)

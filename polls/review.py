@@ -2,18 +2,34 @@
 
 Invalidated ballots stay on the bulletin board, marked with their reason, and the
 results count them by reason. Every change goes to the agency's audit log.
+
+``ballots_set_status`` is the one function that changes statuses (and keeps the
+tallies right). Reviewers go through the four-eyes flow above it: an
+``invalidation_request`` that invalidates more ballots than the agency's
+``invalidation_approval_threshold`` waits for a second member's
+``invalidation_approve`` (or ``invalidation_reject``); everything else is applied at
+once, because a quarantine, or counting again, is undone by the next request.
 """
 
 import re
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
 from accounts.services import audit_record
+from polls import signals
 from polls.errors import PollChangeRefused
 from polls.lifecycle import check_member, check_mfa
-from polls.models import BallotStatus, Poll, PollState
+from polls.models import (
+    Ballot,
+    BallotStatus,
+    InvalidationRequest,
+    InvalidationRequestState,
+    Poll,
+    PollState,
+)
 from polls.tally import tally_status_change
 
 REASON_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]{1,63}$")
@@ -49,3 +65,195 @@ def ballots_set_status(
             ip_address=ip_address,
         )
     return changed
+
+
+# ------------------------------------------------------------------ four eyes
+
+# Statuses that undo themselves: a quarantine is lifted by counting again, and
+# counting again restores what was counted. Only invalidation waits for a second member.
+APPLIED_AT_ONCE = (BallotStatus.QUARANTINED, BallotStatus.COUNTED)
+# One request names at most this many ballots (its ids are stored on the request).
+MAX_REQUEST_BALLOTS = 100_000
+
+
+def invalidation_request(
+    *,
+    poll: Poll,
+    actor: User,
+    status: str,
+    reason: str,
+    ballot_ids: list[int] | None = None,
+    cluster: tuple[str, str] | None = None,
+    note: str = "",
+    ip_address: str | None = None,
+) -> InvalidationRequest:
+    """Ask for some of the poll's ballots to change status; apply at once when allowed.
+
+    Name the ballots either by id or by a fraud-signal cluster ``(kind, key)``, e.g.
+    ``("network", "203.0.113.0/24")``; a cluster is resolved to its ballots now, so
+    an approver approves exactly what was requested. Invalidating more ballots than
+    the agency's ``invalidation_approval_threshold`` waits for another member
+    (``invalidation_approve``); smaller invalidations, quarantines and counting
+    again are applied at once through ``ballots_set_status``.
+
+    Needs a manager or owner with MFA. Raises PollChangeRefused: ``not_found``,
+    ``permission_denied``, ``mfa_required``, ``invalid`` (status, reason, ballots
+    not of this poll, none or both of ``ballot_ids`` and ``cluster``),
+    ``invalid_transition`` (results final).
+    """
+    check_member(actor=actor, agency=poll.agency, least=Role.MANAGER)
+    check_mfa(actor=actor)
+    reason = _checked_reason(status, reason)
+    ids = _checked_ballot_ids(poll=poll, ballot_ids=ballot_ids, cluster=cluster)
+    at_once = status in APPLIED_AT_ONCE or len(ids) <= poll.agency.invalidation_approval_threshold
+    with transaction.atomic():
+        _check_not_final(poll)
+        request = InvalidationRequest.objects.create(
+            poll=poll,
+            status=status,
+            reason=reason,
+            ballot_ids=ids,
+            size=len(ids),
+            note=note.strip(),
+            requested_by=actor,
+        )
+        audit_record(
+            agency=poll.agency,
+            actor=actor,
+            action="invalidation.request",
+            target=request,
+            after=_request_summary(request, cluster=cluster),
+            ip_address=ip_address,
+        )
+        if at_once:
+            _apply(request, actor=actor, decided_by=None, ip_address=ip_address)
+    return request
+
+
+def invalidation_approve(
+    *, request: InvalidationRequest, actor: User, ip_address: str | None = None
+) -> InvalidationRequest:
+    """Approve another member's pending request and apply it.
+
+    Needs a manager or owner with MFA who is not the requester. Raises
+    PollChangeRefused: ``not_found``, ``permission_denied``, ``mfa_required``,
+    ``same_reviewer``, ``invalid_transition`` (already decided, or results final).
+    """
+    return _decide(request=request, actor=actor, approve=True, ip_address=ip_address)
+
+
+def invalidation_reject(
+    *, request: InvalidationRequest, actor: User, ip_address: str | None = None
+) -> InvalidationRequest:
+    """Reject another member's pending request; no ballot changes.
+
+    The same checks as ``invalidation_approve``: a requester who changed their mind
+    asks a colleague to reject, so every decision has two names on it.
+    """
+    return _decide(request=request, actor=actor, approve=False, ip_address=ip_address)
+
+
+def _decide(
+    *, request: InvalidationRequest, actor: User, approve: bool, ip_address: str | None
+) -> InvalidationRequest:
+    poll = request.poll
+    check_member(actor=actor, agency=poll.agency, least=Role.MANAGER)
+    check_mfa(actor=actor)
+    with transaction.atomic():
+        locked = InvalidationRequest.objects.select_for_update().get(pk=request.pk)
+        locked.poll = poll
+        if locked.state != InvalidationRequestState.PENDING:
+            raise PollChangeRefused("invalid_transition", _("This request has already been decided."))
+        if locked.requested_by_id == actor.pk:
+            raise PollChangeRefused("same_reviewer", _("Another member must decide on your own request."))
+        if approve:
+            _check_not_final(poll)
+            _apply(locked, actor=actor, decided_by=actor, ip_address=ip_address)
+        else:
+            locked.state = InvalidationRequestState.REJECTED
+            locked.decided_by = actor
+            locked.decided_at = timezone.now()
+            locked.save(update_fields=["state", "decided_by", "decided_at"])
+        audit_record(
+            agency=poll.agency,
+            actor=actor,
+            action="invalidation.approve" if approve else "invalidation.reject",
+            target=locked,
+            before={"state": InvalidationRequestState.PENDING},
+            after=_request_summary(locked),
+            ip_address=ip_address,
+        )
+    return locked
+
+
+def _apply(
+    request: InvalidationRequest, *, actor: User, decided_by: User | None, ip_address: str | None
+) -> None:
+    """Change the ballots (ballots_set_status writes its own audit entry) and record it."""
+    request.changed = ballots_set_status(
+        poll=request.poll,
+        actor=actor,
+        ballot_ids=request.ballot_ids,
+        status=request.status,
+        reason=request.reason,
+        ip_address=ip_address,
+    )
+    request.state = InvalidationRequestState.APPLIED
+    request.decided_by = decided_by
+    request.decided_at = timezone.now()
+    request.save(update_fields=["changed", "state", "decided_by", "decided_at"])
+
+
+def _checked_reason(status: str, reason: str) -> str:
+    if status not in BallotStatus.values:
+        raise PollChangeRefused("invalid", _("Unknown ballot status."))
+    if status == BallotStatus.COUNTED:
+        return ""
+    reason = reason.strip().lower()
+    if not REASON_PATTERN.match(reason):
+        raise PollChangeRefused("invalid", _("Give a short reason code, e.g. bot_network."))
+    return reason
+
+
+def _checked_ballot_ids(
+    *, poll: Poll, ballot_ids: list[int] | None, cluster: tuple[str, str] | None
+) -> list[int]:
+    if (ballot_ids is None) == (cluster is None):
+        raise PollChangeRefused("invalid", _("Name either some ballots or one cluster."))
+    if cluster is not None:
+        kind, key = cluster
+        if kind not in signals.KINDS:
+            raise PollChangeRefused("invalid", _("A cluster is a network or a fingerprint."))
+        ids = signals.cluster_ballot_ids(poll=poll, kind=kind, key=key)
+    else:
+        ids = sorted(set(ballot_ids))
+        if len(ids) > MAX_REQUEST_BALLOTS:
+            raise PollChangeRefused("invalid", _("Too many ballots in one request."))
+        if Ballot.objects.filter(poll=poll, id__in=ids).count() != len(ids):
+            raise PollChangeRefused("invalid", _("Some of these ballots are not ballots of this poll."))
+    if not ids:
+        raise PollChangeRefused("invalid", _("No ballots to change."))
+    if len(ids) > MAX_REQUEST_BALLOTS:
+        raise PollChangeRefused("invalid", _("Too many ballots in one request."))
+    return ids
+
+
+def _check_not_final(poll: Poll) -> None:
+    """Inside the caller's transaction: lock the poll and refuse once results are final."""
+    locked = Poll.objects.select_for_update().get(pk=poll.pk)
+    if locked.state in (PollState.PUBLISHED, PollState.CANCELLED):
+        raise PollChangeRefused("invalid_transition", _("The results of this poll are final."))
+
+
+def _request_summary(request: InvalidationRequest, *, cluster: tuple[str, str] | None = None) -> dict:
+    summary = {
+        "request": request.pk,
+        "status": request.status,
+        "reason": request.reason,
+        "size": request.size,
+        "state": request.state,
+        "changed": request.changed,
+    }
+    if cluster is not None:
+        summary["cluster"] = {"kind": cluster[0], "key": cluster[1]}
+    return summary
