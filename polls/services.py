@@ -58,7 +58,9 @@ def check_choices(*, poll: Poll, choices: list) -> list[Option]:
                 "max": poll.max_choices,
             }
         raise VoteRefused("invalid_choice", detail)
-    options = {option.pk: option for option in poll.options.filter(pk__in=choices)}
+    # poll.options is prefetched by the selectors the views use: no query here then.
+    wanted = set(choices)
+    options = {option.pk: option for option in poll.options.all() if option.pk in wanted}
     if len(options) != len(choices):
         raise VoteRefused("invalid_choice", _("That is not an option of this poll."))
     return [options[choice] for choice in choices]
@@ -154,8 +156,12 @@ def _ballot_insert(
     conflict.
     """
     period = poll.period_of(moment)
-    used = Ballot.objects.filter(poll=poll, voter=voter, period=period).count()
-    slots = list(range(used, poll.votes_per_period)) + list(range(min(used, poll.votes_per_period)))
+    if poll.votes_per_period == 1:
+        slots = [0]
+    else:
+        # Start at the first slot likely free; wrap around for gaps left by rollbacks.
+        used = Ballot.objects.filter(poll=poll, voter=voter, period=period).count()
+        slots = list(range(used, poll.votes_per_period)) + list(range(min(used, poll.votes_per_period)))
     for slot in slots:
         try:
             with transaction.atomic():
