@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
-from django_ratelimit.decorators import ratelimit
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -33,15 +32,13 @@ from polls.models import (
     ResultsVisibility,
     VotingMethod,
 )
+from voting.ratelimits import rate_limited
 
-# Generous for people at work, tight enough that a stolen session cannot flood the
-# audit log or the disk with images.
-WRITE_RATE = "120/h"
-# Turnout and fraud signals are aggregates over ballots: costly enough to bound per account.
-STATS_RATE = "600/h"
-
-write_limited = ratelimit(key="user", rate=WRITE_RATE, block=True)
-stats_limited = ratelimit(key="user", rate=STATS_RATE, block=True)
+# Scopes in settings.RATE_LIMITS: writes are generous for people at work but tight
+# enough that a stolen session cannot flood the audit log or the disk with images;
+# turnout and fraud signals aggregate over ballots, so reads are bounded too.
+write_limited = rate_limited("agency_write")
+stats_limited = rate_limited("agency_read", methods=("GET",))
 
 
 # ------------------------------------------------------------------ serializers

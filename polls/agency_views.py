@@ -16,7 +16,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_ratelimit.decorators import ratelimit
 
 from accounts.models import Agency, Membership, Role
 from accounts.selectors import ROLE_RANK, membership_of
@@ -25,10 +24,7 @@ from polls.agency_forms import FORM_FIELD_OF_LIFECYCLE_FIELD, InvalidationForm, 
 from polls.errors import PollChangeRefused
 from polls.lifecycle import PollDataInvalid
 from polls.models import InvalidationRequestState, Poll, PollState, PollStatus
-
-# The same budgets as the agency API: plenty for people at work.
-WRITE_RATE = "120/h"
-SIGNALS_RATE = "600/h"
+from voting.ratelimits import rate_limited
 
 TRANSITIONS = {
     "schedule": (
@@ -89,7 +85,7 @@ def poll_list(request: HttpRequest, agency_slug: str) -> HttpResponse:
 
 
 @login_required
-@ratelimit(key="user", rate=WRITE_RATE, method="POST", block=True)
+@rate_limited("agency_write")
 @require_http_methods(["GET", "POST"])
 def poll_create(request: HttpRequest, agency_slug: str) -> HttpResponse:
     agency, membership = _member_agency(request, agency_slug)
@@ -153,7 +149,7 @@ def poll_detail(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpR
 
 
 @login_required
-@ratelimit(key="user", rate=WRITE_RATE, method="POST", block=True)
+@rate_limited("agency_write")
 @require_POST
 def poll_edit(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpResponse:
     agency, membership = _member_agency(request, agency_slug)
@@ -173,7 +169,7 @@ def poll_edit(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpRes
 
 
 @login_required
-@ratelimit(key="user", rate=WRITE_RATE, method="POST", block=True)
+@rate_limited("agency_write")
 @require_POST
 def option_add(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpResponse:
     agency, membership = _member_agency(request, agency_slug)
@@ -194,7 +190,7 @@ def option_add(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpRe
 
 
 @login_required
-@ratelimit(key="user", rate=WRITE_RATE, method="POST", block=True)
+@rate_limited("agency_write")
 @require_POST
 def option_remove(request: HttpRequest, agency_slug: str, poll_slug: str, option_id: int) -> HttpResponse:
     agency, _membership = _member_agency(request, agency_slug)
@@ -210,7 +206,7 @@ def option_remove(request: HttpRequest, agency_slug: str, poll_slug: str, option
 
 
 @login_required
-@ratelimit(key="user", rate=WRITE_RATE, method="POST", block=True)
+@rate_limited("agency_write")
 @require_POST
 def poll_transition(request: HttpRequest, agency_slug: str, poll_slug: str, action: str) -> HttpResponse:
     agency, _membership = _member_agency(request, agency_slug)
@@ -226,7 +222,7 @@ def poll_transition(request: HttpRequest, agency_slug: str, poll_slug: str, acti
 
 
 @login_required
-@ratelimit(key="user", rate=SIGNALS_RATE, block=True)
+@rate_limited("agency_read", methods=("GET", "POST"))
 @require_GET
 def poll_signals(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpResponse:
     """Fraud signals of a poll for every member; review forms for managers and owners."""
@@ -265,7 +261,7 @@ def poll_signals(request: HttpRequest, agency_slug: str, poll_slug: str) -> Http
 
 
 @login_required
-@ratelimit(key="user", rate=WRITE_RATE, method="POST", block=True)
+@rate_limited("agency_write")
 @require_POST
 def invalidation_create(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpResponse:
     agency, _membership = _member_agency(request, agency_slug)
@@ -304,7 +300,7 @@ DECISIONS = {
 
 
 @login_required
-@ratelimit(key="user", rate=WRITE_RATE, method="POST", block=True)
+@rate_limited("agency_write")
 @require_POST
 def invalidation_decide(
     request: HttpRequest, agency_slug: str, poll_slug: str, request_id: int, action: str

@@ -22,7 +22,12 @@ def test_seed_demo_twice_creates_everything_once(settings, tmp_path):
     counts = (User.objects.count(), Ballot.objects.count(), Poll.objects.count(), Option.objects.count())
     seed()
 
-    assert (User.objects.count(), Ballot.objects.count(), Poll.objects.count(), Option.objects.count()) == counts
+    assert (
+        User.objects.count(),
+        Ballot.objects.count(),
+        Poll.objects.count(),
+        Option.objects.count(),
+    ) == counts
     assert Agency.objects.count() == 1
     assert Membership.objects.get().role == "owner"
     fan = User.objects.get(email="fan@encore.example")

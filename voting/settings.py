@@ -191,6 +191,7 @@ RATE_LIMITS = {
     "receipt": [("ip", "30/m"), ("network", "300/m")],
     "export": [("ip", "30/m"), ("network", "120/m")],
     "agency_write": [("account", "120/h"), ("ip", "600/h")],
+    "agency_read": [("account", "600/h")],
     "account_write": [("account", "30/h"), ("ip", "120/h")],
 }
 RATE_LIMITS.update(env_json("RATE_LIMITS", default={}))
