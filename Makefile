@@ -41,3 +41,12 @@ format: $(STAMP)
 messages: $(STAMP)
 	$(PY) manage.py makemessages --all --ignore=.venv --ignore=var
 	$(PY) manage.py compilemessages --ignore=.venv
+
+# Speed on PostgreSQL + Redis with gunicorn, driven by wrk over loopback; figures and
+# ratios to a baseline of the same run go to bench/results/latest.md (docs/benchmarks.md).
+# DATABASE_URL and REDIS_URL default to encore_bench and Redis db 9; BENCH_SECONDS=10.
+bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	$(PY) bench/run.py
