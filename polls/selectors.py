@@ -2,6 +2,8 @@
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -93,7 +95,14 @@ def results_of(*, poll: Poll) -> dict:
         return poll.snapshot.results
     if not results_visible(poll=poll):
         raise PollRuleError("results_hidden", _("The results of this poll are not public yet."))
-    return live_results(poll=poll)
+    # The counters change at most every TALLY_INTERVAL, so one cached copy serves every
+    # reader in between. Visibility is checked above, on every request, never cached.
+    key = f"polls:live-results:{poll.pk}"
+    results = cache.get(key)
+    if results is None:
+        results = live_results(poll=poll)
+        cache.set(key, results, timeout=settings.TALLY_INTERVAL)
+    return results
 
 
 def checkpoints_of(*, poll: Poll) -> QuerySet[Checkpoint]:

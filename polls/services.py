@@ -152,31 +152,34 @@ def _ballot_insert(
 
     The unique (poll, voter, period, slot) index decides: each attempt either takes a
     slot or hits a row someone else committed, so there is no read-then-write race
-    and no lock on a shared row. The savepoint keeps the transaction usable after a
-    conflict.
+    and no lock on a shared row. With several slots, a savepoint per attempt keeps
+    the transaction usable after a conflict.
     """
     period = poll.period_of(moment)
+    row = {
+        "poll": poll,
+        "voter": voter,
+        "period": period,
+        "day": poll.local_day(moment),
+        "cast_at": moment,
+        "receipt_hash": receipt_hash(receipt),
+        "client_ip": client_ip,
+        "client_network": network_of(client_ip) if client_ip else "",
+        "client_fingerprint": client_fingerprint,
+    }
     if poll.votes_per_period == 1:
-        slots = [0]
-    else:
-        # Start at the first slot likely free; wrap around for gaps left by rollbacks.
-        used = Ballot.objects.filter(poll=poll, voter=voter, period=period).count()
-        slots = list(range(used, poll.votes_per_period)) + list(range(min(used, poll.votes_per_period)))
+        # One slot: a conflict ends the transaction anyway, so no savepoint is needed.
+        try:
+            return Ballot.objects.create(slot=0, **row)
+        except IntegrityError as conflict:
+            raise VoteRefused("already_voted", _already_voted_detail(poll)) from conflict
+    # Start at the first slot likely free; wrap around for gaps left by rollbacks.
+    used = Ballot.objects.filter(poll=poll, voter=voter, period=period).count()
+    slots = list(range(used, poll.votes_per_period)) + list(range(min(used, poll.votes_per_period)))
     for slot in slots:
         try:
             with transaction.atomic():
-                return Ballot.objects.create(
-                    poll=poll,
-                    voter=voter,
-                    period=period,
-                    slot=slot,
-                    day=poll.local_day(moment),
-                    cast_at=moment,
-                    receipt_hash=receipt_hash(receipt),
-                    client_ip=client_ip,
-                    client_network=network_of(client_ip) if client_ip else "",
-                    client_fingerprint=client_fingerprint,
-                )
+                return Ballot.objects.create(slot=slot, **row)
         except IntegrityError:
             continue
     raise VoteRefused("already_voted", _already_voted_detail(poll))
