@@ -98,11 +98,16 @@ def test_after_close_poll_reveals_counts_at_close_and_not_a_moment_before(client
     assert opened.json()["ballots"] == 7
 
 
-def test_cancelled_poll_never_shows_counts(client):
+def test_cancelled_poll_stops_showing_counts_even_with_results_in_the_cache(client):
     poll = with_votes(PollFactory(results_visibility="live"))
+    assert client.get(f"/api/v1/polls/{poll.slug}/results/").status_code == HTTPStatus.OK  # now cached
+
     Poll.objects.filter(pk=poll.pk).update(state="cancelled", cancelled_at=timezone.now())
 
-    assert client.get(f"/api/v1/polls/{poll.slug}/results/").status_code == HTTPStatus.FORBIDDEN
+    hidden = client.get(f"/api/v1/polls/{poll.slug}/results/")
+    assert hidden.status_code == HTTPStatus.FORBIDDEN
+    assert not contains_key(hidden.json(), "votes")
+    assert leaked_count_markers(client.get(f"/polls/{poll.slug}/results/").content.decode()) == []
 
 
 def test_draft_poll_results_do_not_exist(client):
