@@ -568,6 +568,7 @@ class PollSignalsView(AgencyView):
     )
     def get(self, request, slug: str):
         poll = agency_selectors.poll_of_member(user=request.user, slug=slug)
+        review.check_reviewer(poll=poll, actor=request.user)
         answer = {
             "poll": poll.slug,
             "threshold": signals.score_threshold(),

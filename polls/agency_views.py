@@ -225,9 +225,14 @@ def poll_transition(request: HttpRequest, agency_slug: str, poll_slug: str, acti
 @rate_limited("agency_read", methods=("GET", "POST"))
 @require_GET
 def poll_signals(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpResponse:
-    """Fraud signals of a poll for every member; review forms for managers and owners."""
+    """Fraud signals and their review, for managers and owners with MFA."""
     agency, membership = _member_agency(request, agency_slug)
     poll = _agency_poll(agency, poll_slug)
+    try:
+        review.check_reviewer(poll=poll, actor=request.user)
+    except PollChangeRefused as refusal:
+        _show_refusal(request, refusal)
+        return redirect("agency:polls:detail", agency_slug=agency.slug, poll_slug=poll.slug)
     can_write = _can_write(membership)
     final = poll.state in (PollState.PUBLISHED, PollState.CANCELLED)
     clusters = signals.poll_signals(poll=poll)

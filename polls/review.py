@@ -35,6 +35,14 @@ from polls.tally import tally_status_change
 REASON_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]{1,63}$")
 
 
+def check_reviewer(*, poll: Poll, actor: User) -> None:
+    """Fraud signals show raw client addresses: only managers and owners with MFA may
+    see them or act on them. Raises PollChangeRefused (``not_found`` for outsiders,
+    ``permission_denied``, ``mfa_required``)."""
+    check_member(actor=actor, agency=poll.agency, least=Role.MANAGER)
+    check_mfa(actor=actor)
+
+
 def ballots_set_status(
     *, poll: Poll, actor: User, ballot_ids: list[int], status: str, reason: str, ip_address: str | None = None
 ) -> int:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from polls.models import Ballot, Poll
 from polls.services import ballot_cast
 from polls.signals import FINGERPRINT, NETWORK, busiest_window, cluster_score, poll_signals
-from tests.factories import MembershipFactory, PollFactory, UserFactory
+from tests.factories import MembershipFactory, PollFactory, UserFactory, mfa_enable
 
 pytestmark = pytest.mark.django_db
 
@@ -71,6 +71,13 @@ def poll(agency):
 @pytest.fixture
 def analyst(agency):
     return MembershipFactory(agency=agency, role="analyst").user
+
+
+@pytest.fixture
+def reviewer(agency):
+    manager = MembershipFactory(agency=agency, role="manager").user
+    mfa_enable(manager)
+    return manager
 
 
 def test_a_farm_of_new_accounts_on_one_network_is_flagged(poll):
@@ -176,10 +183,10 @@ def test_score_is_damped_for_clusters_below_the_minimum_size():
     assert cluster_score(dict.fromkeys(everything, 0.0), voters=40) == 0.0
 
 
-def test_analyst_reads_the_signals_api_with_flagged_clusters_first(client, poll, analyst):
+def test_reviewer_reads_the_signals_api_with_flagged_clusters_first(client, poll, reviewer):
     cast_clean_crowd(poll, size=20)
     cast_farm(poll, size=20)
-    client.force_login(analyst)
+    client.force_login(reviewer)
 
     response = client.get(f"{API}/polls/{poll.slug}/signals/")
 
@@ -194,9 +201,9 @@ def test_analyst_reads_the_signals_api_with_flagged_clusters_first(client, poll,
     assert not any(cluster["flagged"] for cluster in body["clusters"][2:])
 
 
-def test_analyst_sees_the_signals_page_with_every_number_as_text(client, agency, poll, analyst):
+def test_reviewer_sees_the_signals_page_with_every_number_as_text(client, agency, poll, reviewer):
     cast_farm(poll, size=12)
-    client.force_login(analyst)
+    client.force_login(reviewer)
 
     response = client.get(f"/agency/{agency.slug}/polls/{poll.slug}/signals/")
 
@@ -205,7 +212,27 @@ def test_analyst_sees_the_signals_page_with_every_number_as_text(client, agency,
     assert FARM_NETWORK in page
     assert "Flagged" in page
     assert "<dd>12</dd>" in page
-    assert "Review these ballots" not in page  # analysts only read
+
+
+def test_signals_show_raw_addresses_so_analysts_and_reviewers_without_mfa_are_refused(
+    client, agency, poll, analyst
+):
+    cast_farm(poll, size=12)
+    no_mfa_manager = MembershipFactory(agency=agency, role="manager").user
+
+    client.force_login(analyst)
+    analyst_api = client.get(f"{API}/polls/{poll.slug}/signals/")
+    analyst_page = client.get(f"/agency/{agency.slug}/polls/{poll.slug}/signals/")
+    client.force_login(no_mfa_manager)
+    manager_api = client.get(f"{API}/polls/{poll.slug}/signals/")
+
+    assert (analyst_api.status_code, analyst_api.json()["code"]) == (
+        HTTPStatus.FORBIDDEN,
+        "permission_denied",
+    )
+    assert analyst_page.status_code == HTTPStatus.FOUND
+    assert FARM_NETWORK not in client.get(analyst_page["Location"]).content.decode()
+    assert (manager_api.status_code, manager_api.json()["code"]) == (HTTPStatus.FORBIDDEN, "mfa_required")
 
 
 def test_a_member_of_another_agency_gets_404_on_signals(client, poll):
