@@ -53,4 +53,4 @@ def city_map_for(poll: Poll, results: dict) -> str | None:
     if not points:
         return None
     # city_map_svg escapes every label; the SVG is built here, not from user HTML.
-    return mark_safe(city_map_svg(points, title=poll.title, width=600))
+    return mark_safe(city_map_svg(points, title=poll.title, width=480))
