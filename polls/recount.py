@@ -25,6 +25,7 @@ import base64
 import hashlib
 import json
 import sys
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,20 +53,26 @@ class Report:
         self.out(f"       {text}")
 
 
-def verify_checkpoints(document: dict) -> tuple[bool, str]:
+def verify_checkpoints(document: dict, progress: Callable[[str], None] | None = None) -> tuple[bool, str]:
     ballots = document["ballots"]
     uncovered = sum(1 for ballot in ballots if ballot.get("checkpoint") is None)
     if uncovered:
         return False, f"{uncovered} ballot(s) belong to no checkpoint"
-    previous, count = GENESIS_DIGEST, 0
-    for checkpoint in sorted(document["checkpoints"], key=lambda c: c["seq"]):
-        batch = [
+    # One pass to group the ballots: a week-long poll has about a thousand checkpoints.
+    batches: dict[int, list[str]] = defaultdict(list)
+    for ballot in ballots:
+        batches[ballot["checkpoint"]].append(
             ballot_line(
-                receipt_hash=b["receipt_hash"], voter_tag=b["voter_tag"], choices=b["choices"], day=b["day"]
+                receipt_hash=ballot["receipt_hash"],
+                voter_tag=ballot["voter_tag"],
+                choices=ballot["choices"],
+                day=ballot["day"],
             )
-            for b in ballots
-            if b["checkpoint"] == checkpoint["seq"]
-        ]
+        )
+    checkpoints = sorted(document["checkpoints"], key=lambda c: c["seq"])
+    previous, count = GENESIS_DIGEST, 0
+    for index, checkpoint in enumerate(checkpoints, start=1):
+        batch = batches.get(checkpoint["seq"], [])
         count += len(batch)
         previous = checkpoint_digest(previous, batch)
         if count != checkpoint["count"] or previous != checkpoint["digest"]:
@@ -73,11 +80,12 @@ def verify_checkpoints(document: dict) -> tuple[bool, str]:
                 f"checkpoint {checkpoint['seq']} says {checkpoint['count']} ballots and digest "
                 f"{checkpoint['digest'][:12]}…, the board gives {count} and {previous[:12]}…"
             )
-    known = {c["seq"] for c in document["checkpoints"]}
-    strays = {b["checkpoint"] for b in ballots} - known
+        if progress and index % 100 == 0:
+            progress(f"checkpoints: {index}/{len(checkpoints)} verified")
+    strays = set(batches) - {c["seq"] for c in checkpoints}
     if strays:
         return False, f"ballots claim checkpoints that were never published: {sorted(strays)}"
-    return True, f"{len(document['checkpoints'])} checkpoint(s), {count} ballots, chain intact"
+    return True, f"{len(checkpoints)} checkpoint(s), {count} ballots, chain intact"
 
 
 def verify_saved_checkpoints(document: dict, saved: list[dict]) -> tuple[bool, str]:
@@ -110,6 +118,7 @@ def recount(
     public_key_pem: bytes | None = None,
     saved_checkpoints: list[dict] | None = None,
     out: Callable[[str], None] = print,
+    progress: Callable[[str], None] | None = None,
 ) -> bool:
     report = Report(out)
     document = json.loads(board_bytes.decode("utf-8"))
@@ -124,7 +133,7 @@ def recount(
     if results is not None and public_key_pem is not None:
         report.check("signature", *verify_signature(results, public_key_pem))
 
-    report.check("checkpoints", *verify_checkpoints(document))
+    report.check("checkpoints", *verify_checkpoints(document, progress=progress))
     if saved_checkpoints is not None:
         report.check("saved checkpoints", *verify_saved_checkpoints(document, saved_checkpoints))
 
@@ -175,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         saved = saved.get("checkpoints", saved.get("results", []))
     ok = recount(
         args.bulletin.read_bytes(),
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
         results=results,
         public_key_pem=args.public_key.read_bytes() if args.public_key else None,
         saved_checkpoints=saved,
