@@ -73,6 +73,12 @@ class User(AbstractBaseUser, PermissionsMixin):
                 condition=models.Q(phone_verified_at__isnull=True) | ~models.Q(phone_number=""),
                 name="accounts_user_phone_verified_needs_number",
             ),
+            # One person, one phone: a number verifies one account only (farms reuse SIMs).
+            models.UniqueConstraint(
+                fields=["phone_number"],
+                condition=models.Q(phone_verified_at__isnull=False),
+                name="accounts_user_one_account_per_verified_phone",
+            ),
         ]
 
     def __str__(self) -> str:

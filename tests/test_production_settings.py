@@ -60,6 +60,7 @@ def test_good_configuration_has_no_problems():
         ({"database_engine": "django.db.backends.sqlite3"}, "DATABASE_URL"),
         ({"allowed_hosts": ["*"]}, "ALLOWED_HOSTS"),
         ({"signing_key": ""}, "SIGNING_KEY"),
+        ({"phone_verification": True, "sms_backend": "accounts.sms.FileSMSBackend"}, "SMS_BACKEND"),
     ],
 )
 def test_each_unsafe_setting_is_named(change, words):

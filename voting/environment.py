@@ -95,6 +95,8 @@ def production_problems(
     database_engine: str,
     allowed_hosts: list[str],
     signing_key: str = "",
+    phone_verification: bool = False,
+    sms_backend: str = "",
 ) -> list[str]:
     """Every reason this configuration must not serve the public, in plain words."""
     problems = []
@@ -113,6 +115,8 @@ def production_problems(
         problems.append("The database is not PostgreSQL; set DATABASE_URL=postgres://...")
     if not allowed_hosts or "*" in allowed_hosts:
         problems.append("ALLOWED_HOSTS is empty or '*'; list the host names served.")
+    if phone_verification and sms_backend.startswith("accounts.sms."):
+        problems.append("PHONE_VERIFICATION is on but SMS_BACKEND is not a real provider; set SMS_BACKEND.")
     if "PRIVATE KEY" not in signing_key:
         problems.append("SIGNING_KEY (Ed25519 private key, PEM) is missing; published results need it.")
     return problems

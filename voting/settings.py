@@ -255,6 +255,15 @@ ACCOUNT_RATE_LIMITS = {
 LOGIN_REDIRECT_URL = "/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
 
+# Phone verification (the "phone" level) is off unless the deployment turns it on and
+# plugs in an SMS provider (accounts/sms.py). One verified phone per account.
+PHONE_VERIFICATION = env_bool("PHONE_VERIFICATION", default=False)
+ACCOUNT_PHONE_VERIFICATION_ENABLED = PHONE_VERIFICATION
+if PHONE_VERIFICATION:
+    ACCOUNT_SIGNUP_FIELDS = ["email*", "phone", "password1*", "password2*"]
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "accounts.sms.FileSMSBackend")
+SMS_FILE_PATH = VAR_DIR / "sms"
+
 HEADLESS_CLIENTS = ("app", "browser")
 HEADLESS_SERVE_SPECIFICATION = True
 # Links in mails sent to app users still land on the server-rendered pages.
@@ -372,4 +381,6 @@ if PRODUCTION:
         database_engine=DATABASES["default"]["ENGINE"],
         allowed_hosts=ALLOWED_HOSTS,
         signing_key=SIGNING_KEY,
+        phone_verification=PHONE_VERIFICATION,
+        sms_backend=SMS_BACKEND,
     )
