@@ -11,6 +11,7 @@ say, adding an option cannot interleave with scheduling: the freeze holds under
 concurrency. Publishing is a separate concern and lives elsewhere.
 """
 
+import io
 import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
@@ -497,8 +499,25 @@ def _save_option(option: Option) -> None:
 
 def _attach_image(option: Option, image, extension: str) -> None:
     # The stored name follows what the file is, not what the uploader called it.
-    image.name = f"design.{extension}"
-    option.image = image
+    option.image = ContentFile(_without_metadata(image), name=f"design.{extension}")
+
+
+def _without_metadata(image) -> bytes:
+    """The image re-encoded from its pixels alone: photos from phones carry EXIF
+    (GPS position, device, time) that a public page must not hand out."""
+    image.seek(0)
+    with Image.open(image) as picture:
+        picture.load()
+        image_format = picture.format
+        pixels = Image.frombytes(picture.mode, picture.size, picture.tobytes())
+        if picture.mode == "P" and "transparency" not in picture.info:
+            pixels.putpalette(picture.getpalette())
+        elif picture.mode == "P":
+            pixels = picture.convert("RGBA")
+    out = io.BytesIO()
+    options = {"quality": 90} if image_format in ("JPEG", "WEBP") else {}
+    pixels.save(out, format=image_format, **options)
+    return out.getvalue()
 
 
 def _delete_file_on_commit(name: str) -> None:

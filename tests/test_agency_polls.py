@@ -872,3 +872,26 @@ def test_odd_option_input_is_400_not_500(manager_client, agency, payload):
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert response.json()["code"] == "invalid"
     assert not poll.options.exists()
+
+
+def test_uploaded_design_images_lose_their_exif_metadata(mfa_manager_client, agency):
+    from PIL import Image
+
+    poll = DraftPollFactory(agency=agency, kind="design", option_labels=["Tee"])
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # camera make
+    exif[0x8825] = {2: (37.0, 33.0, 59.0)}  # GPS latitude
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), "purple").save(buffer, format="JPEG", exif=exif)
+    upload = SimpleUploadedFile("holiday.jpg", buffer.getvalue(), content_type="image/jpeg")
+
+    response = mfa_manager_client.post(
+        f"{API}/polls/{poll.slug}/options/", {"label": "Hoodie", "image": upload}
+    )
+
+    assert response.status_code == HTTPStatus.CREATED, response.content
+    stored = poll.options.get(label="Hoodie").image
+    with Image.open(stored.open("rb")) as picture:
+        assert dict(picture.getexif()) == {}
+        assert picture.size == (64, 64)
+    assert b"PhoneMaker" not in stored.open("rb").read()
