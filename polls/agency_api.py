@@ -32,6 +32,7 @@ from polls.models import (
     ResultsVisibility,
     VotingMethod,
 )
+from voting.errors import ErrorSerializer
 from voting.ratelimits import rate_limited
 
 # Scopes in settings.RATE_LIMITS: writes are generous for people at work but tight
@@ -42,12 +43,6 @@ stats_limited = rate_limited("agency_read", methods=("GET",))
 
 
 # ------------------------------------------------------------------ serializers
-
-
-class AgencyErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    detail = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
 
 
 class AgencyOptionOutputSerializer(serializers.ModelSerializer):
@@ -337,12 +332,12 @@ class InvalidationOutputSerializer(serializers.ModelSerializer):
 # ------------------------------------------------------------------ views
 
 REFUSALS = {
-    400: AgencyErrorSerializer,
-    401: AgencyErrorSerializer,
-    403: AgencyErrorSerializer,
-    404: AgencyErrorSerializer,
-    409: AgencyErrorSerializer,
-    429: AgencyErrorSerializer,
+    400: ErrorSerializer,
+    401: ErrorSerializer,
+    403: ErrorSerializer,
+    404: ErrorSerializer,
+    409: ErrorSerializer,
+    429: ErrorSerializer,
 }
 
 

@@ -3,7 +3,7 @@
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.generics import ListAPIView
@@ -15,16 +15,8 @@ from polls import selectors
 from polls.errors import VoteRefused
 from polls.models import Poll, PollKind, PollStatus
 from polls.services import ballot_cast
+from voting.errors import ErrorSerializer
 from voting.ratelimits import rate_limited
-
-ERROR_SCHEMA = inline_serializer(
-    name="Error",
-    fields={
-        "code": serializers.CharField(),
-        "detail": serializers.CharField(),
-        "reason": serializers.CharField(required=False),
-    },
-)
 
 
 class OptionOutputSerializer(serializers.Serializer):
@@ -131,7 +123,7 @@ class PollListView(ListAPIView):
 class PollDetailView(APIView):
     @extend_schema(
         summary="A poll, its options and rules, and the caller's own ballots",
-        responses={200: PollOutputSerializer, 404: ERROR_SCHEMA},
+        responses={200: PollOutputSerializer, 404: ErrorSerializer},
     )
     def get(self, request, slug: str):
         poll = _public_poll_or_404(slug)
@@ -164,10 +156,10 @@ class VoteView(APIView):
         request=InputSerializer,
         responses={
             201: OutputSerializer,
-            400: ERROR_SCHEMA,
-            401: ERROR_SCHEMA,
-            403: ERROR_SCHEMA,
-            409: ERROR_SCHEMA,
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            403: ErrorSerializer,
+            409: ErrorSerializer,
         },
     )
     def post(self, request, slug: str):
@@ -199,7 +191,7 @@ def _public_poll_or_404(slug: str) -> Poll:
 class ResultsView(APIView):
     @extend_schema(
         summary="Results: live (if the poll's visibility allows) or final (published, signed)",
-        responses={200: OpenApiTypes.OBJECT, 403: ERROR_SCHEMA, 404: ERROR_SCHEMA},
+        responses={200: OpenApiTypes.OBJECT, 403: ErrorSerializer, 404: ErrorSerializer},
     )
     def get(self, request, slug: str):
         return Response(selectors.results_of(poll=_public_poll_or_404(slug)))
@@ -246,7 +238,7 @@ class ReceiptOutputSerializer(serializers.Serializer):
 class ReceiptView(APIView):
     @extend_schema(
         summary="Check a receipt: whether and how the ballot was counted",
-        responses={200: ReceiptOutputSerializer, 404: ERROR_SCHEMA, 429: ERROR_SCHEMA},
+        responses={200: ReceiptOutputSerializer, 404: ErrorSerializer, 429: ErrorSerializer},
     )
     def get(self, request, receipt: str):
         ballot = selectors.ballot_for_receipt(code=receipt)

@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -35,6 +36,15 @@ class DomainError(Exception):
 
     def as_body(self) -> dict:
         return error_body(self.code, self.detail)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape of the API, for the OpenAPI schema."""
+
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    reason = serializers.CharField(required=False)
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
 
 
 def error_body(code: str, detail: str, **extra) -> dict:
