@@ -30,9 +30,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# ruff (checks and format), then the architecture's borders (import-linter contracts
+# in pyproject.toml).
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: $(STAMP)
 	$(PY) -m ruff check --fix .

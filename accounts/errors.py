@@ -1,10 +1,6 @@
-from http import HTTPStatus
-
 from voting.errors import DomainError
 
 
 class AgencyActionRefused(DomainError):
-    """An agency write refused by a rule (role, MFA, invitation state)."""
-
-    code = "permission_denied"
-    http_status = HTTPStatus.FORBIDDEN
+    """An agency action refused by a rule (role, MFA, invitation state); nothing was
+    written. Codes and statuses come from ``voting.errors.Code``."""

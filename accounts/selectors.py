@@ -1,26 +1,12 @@
-"""Reads about agencies and their members."""
+"""Reads about agencies and their members. Who may act is in accounts/permissions.py."""
 
 from django.db.models import QuerySet
 
-from accounts.models import Agency, AuditLogEntry, Invitation, Membership, Role, User
-
-# What each role may do; roles further up include those below.
-ROLE_RANK = {Role.ANALYST: 0, Role.MANAGER: 1, Role.OWNER: 2}
+from accounts.models import Agency, AuditLogEntry, Invitation, Membership, User
 
 
 def memberships_of(*, user: User) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user).select_related("agency").order_by("agency__name")
-
-
-def membership_of(*, user: User, agency: Agency) -> Membership | None:
-    if not user.is_authenticated:
-        return None
-    return Membership.objects.filter(user=user, agency=agency).first()
-
-
-def has_role(*, user: User, agency: Agency, least: Role) -> bool:
-    membership = membership_of(user=user, agency=agency)
-    return membership is not None and ROLE_RANK[Role(membership.role)] >= ROLE_RANK[least]
 
 
 def members_of(*, agency: Agency) -> QuerySet[Membership]:

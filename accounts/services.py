@@ -14,7 +14,8 @@ from django.utils.translation import gettext as _
 
 from accounts.errors import AgencyActionRefused
 from accounts.models import Agency, AuditLogEntry, Invitation, Membership, Role, User
-from accounts.selectors import has_role
+from accounts.permissions import check_agency_action
+from voting.errors import Code
 
 INVITATION_LIFETIME = timedelta(days=7)
 
@@ -54,13 +55,14 @@ def invitation_create(
     Only owners invite. Re-inviting an address replaces its open invitation. The mail
     goes out after commit. Raises AgencyActionRefused.
     """
-    if not has_role(user=inviter, agency=agency, least=Role.OWNER):
-        raise AgencyActionRefused("permission_denied", _("Only an owner can invite members."))
+    check_agency_action(
+        user=inviter, agency=agency, least=Role.OWNER, denied_detail=_("Only an owner can invite members.")
+    )
     if role not in Role.values:
-        raise AgencyActionRefused("invalid_role", _("Unknown role."), http_status=400)
+        raise AgencyActionRefused(Code.INVALID_ROLE, _("Unknown role."))
     email = email.strip().lower()
     if Membership.objects.filter(agency=agency, user__email__iexact=email).exists():
-        raise AgencyActionRefused("already_member", _("That address is already a member."), http_status=409)
+        raise AgencyActionRefused(Code.ALREADY_MEMBER, _("That address is already a member."))
 
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
@@ -92,12 +94,10 @@ def invitation_accept(*, token: str, user: User, ip_address: str | None = None) 
 
     invitation = Invitation.objects.select_related("agency").filter(token_hash=token_hash(token)).first()
     if invitation is None or not invitation.is_open:
-        raise AgencyActionRefused(
-            "invitation_invalid", _("This invitation is not valid any more."), http_status=404
-        )
+        raise AgencyActionRefused(Code.INVITATION_INVALID, _("This invitation is not valid any more."))
     if not EmailAddress.objects.filter(user=user, email__iexact=invitation.email, verified=True).exists():
         raise AgencyActionRefused(
-            "invitation_wrong_account",
+            Code.INVITATION_WRONG_ACCOUNT,
             _("This invitation was sent to another address. Sign in with that address, verified."),
         )
     with transaction.atomic():
@@ -123,8 +123,12 @@ def user_trust(*, user: User, agency: Agency, granted_by: User, ip_address: str 
 
     Managers and owners of an agency may grant it. Raises AgencyActionRefused.
     """
-    if not has_role(user=granted_by, agency=agency, least=Role.MANAGER):
-        raise AgencyActionRefused("permission_denied", _("Only a manager or owner can trust a fan."))
+    check_agency_action(
+        user=granted_by,
+        agency=agency,
+        least=Role.MANAGER,
+        denied_detail=_("Only a manager or owner can trust a fan."),
+    )
     with transaction.atomic():
         before = {"trusted_at": user.trusted_at.isoformat() if user.trusted_at else None}
         user.trusted_at = timezone.now()

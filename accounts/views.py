@@ -3,15 +3,15 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts import selectors, services
-from accounts.errors import AgencyActionRefused
 from accounts.forms import InvitationForm, ProfileForm
-from accounts.models import Agency, Role
+from accounts.models import Agency, Membership, Role
+from accounts.permissions import agency_of_member
+from voting.errors import DomainError
 from voting.ratelimits import rate_limited
 
 
@@ -37,13 +37,9 @@ def agency_home(request):
     return render(request, "agency/home.html", {"memberships": selectors.memberships_of(user=request.user)})
 
 
-def _agency_for_member(request, slug: str) -> tuple[Agency, object]:
-    agency = get_object_or_404(Agency, slug=slug)
-    membership = selectors.membership_of(user=request.user, agency=agency)
-    if membership is None:
-        # Not a member: the agency's pages do not exist for this user.
-        raise Http404
-    return agency, membership
+def _agency_for_member(request, slug: str) -> tuple[Agency, Membership]:
+    # Not a member: the agency's pages do not exist for this user (not_found, a 404).
+    return agency_of_member(user=request.user, slug=slug)
 
 
 @login_required
@@ -61,7 +57,7 @@ def agency_members(request, slug: str):
                 role=form.cleaned_data["role"],
                 ip_address=request.client_ip,
             )
-        except AgencyActionRefused as refusal:
+        except DomainError as refusal:
             messages.error(request, refusal.detail)
         else:
             messages.success(request, _("Invitation sent to %(email)s.") % form.cleaned_data)
@@ -93,7 +89,7 @@ def invitation_accept(request, token: str):
             membership = services.invitation_accept(
                 token=token, user=request.user, ip_address=request.client_ip
             )
-        except AgencyActionRefused as refusal:
+        except DomainError as refusal:
             messages.error(request, refusal.detail)
         else:
             messages.success(request, _("You joined %(agency)s.") % {"agency": membership.agency.name})

@@ -15,7 +15,7 @@ from polls import selectors
 from polls.errors import VoteRefused
 from polls.models import Poll, PollKind, PollStatus
 from polls.services import ballot_cast
-from voting.errors import ErrorSerializer
+from voting.errors import Code, DomainError, ErrorSerializer
 from voting.ratelimits import rate_limited
 
 
@@ -168,7 +168,7 @@ class VoteView(APIView):
         poll = _public_poll_or_404(slug)
         payload = self.InputSerializer(data=request.data)
         if not payload.is_valid():
-            raise VoteRefused("invalid_choice", _('Send {"choices": [option ids]}.'))
+            raise VoteRefused(Code.INVALID_CHOICE, _('Send {"choices": [option ids]}.'))
         key = request.headers.get("Idempotency-Key", "").strip()[:128] or None
         answer = ballot_cast(
             poll=poll,
@@ -184,7 +184,7 @@ class VoteView(APIView):
 def _public_poll_or_404(slug: str) -> Poll:
     poll = selectors.poll_for_public(slug=slug)
     if poll is None:
-        raise VoteRefused("not_found", _("No such poll."))
+        raise DomainError(Code.NOT_FOUND, _("No such poll."))
     return poll
 
 
@@ -243,7 +243,7 @@ class ReceiptView(APIView):
     def get(self, request, receipt: str):
         ballot = selectors.ballot_for_receipt(code=receipt)
         if ballot is None:
-            raise VoteRefused("not_found", _("No ballot has this receipt."))
+            raise DomainError(Code.NOT_FOUND, _("No ballot has this receipt."))
         return Response(ReceiptOutputSerializer(ballot).data)
 
 

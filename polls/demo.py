@@ -11,9 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
-from accounts.client_ip import network_of
 from accounts.demo import demo_accounts_seed
 from accounts.models import User
+from polls.ballots import ballot_build, ballot_choices_build
 from polls.checkpoints import checkpoint_create
 from polls.models import (
     Ballot,
@@ -25,8 +25,8 @@ from polls.models import (
     ResultsVisibility,
     VotingMethod,
 )
-from polls.publishing import snapshot_build
-from polls.receipts import receipt_hash, receipt_new
+from polls.receipts import receipt_new
+from polls.snapshots import snapshot_build
 from polls.tally import tally_refresh, tally_status_change
 
 TOUR_CITIES = [
@@ -204,27 +204,21 @@ def ballots_insert(poll: Poll, voters: list[User], picks, *, network, fingerprin
         moment = start + timedelta(seconds=37 * index)
         ip = network(index).rsplit(".", 1)[0] + f".{10 + index % 200}"
         ballots.append(
-            Ballot(
+            ballot_build(
                 poll=poll,
                 voter=voter,
-                period=poll.period_of(moment),
-                slot=0,
-                day=poll.local_day(moment),
-                cast_at=moment,
-                receipt_hash=receipt_hash(receipt_new()),
+                moment=moment,
+                receipt=receipt_new(),
                 client_ip=ip,
-                client_network=network_of(ip),
                 client_fingerprint=fingerprint or hashlib.sha256(voter.email.encode()).hexdigest(),
             )
         )
     created = Ballot.objects.bulk_create(ballots)
     BallotChoice.objects.bulk_create(
         [
-            BallotChoice(
-                poll=poll, ballot=ballot, option_id=option, rank=rank + 1 if poll.method == "ranked" else 1
-            )
+            choice
             for index, ballot in enumerate(created)
-            for rank, option in enumerate(picks(index, ids))
+            for choice in ballot_choices_build(poll=poll, ballot=ballot, option_ids=picks(index, ids))
         ]
     )
 

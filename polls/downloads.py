@@ -4,9 +4,7 @@ Plain Django views rather than DRF, because the JSON must be the exact stored by
 whose SHA-256 was published, not a re-rendering of it.
 """
 
-from http import HTTPStatus
-
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -14,7 +12,7 @@ from polls import selectors
 from polls.bulletin import board_csv
 from polls.models import PollState
 from polls.signing import public_key_pem
-from voting.errors import error_body
+from voting.errors import Code, error_response
 from voting.ratelimits import rate_limited
 
 
@@ -23,12 +21,9 @@ from voting.ratelimits import rate_limited
 def bulletin_download(request, slug: str):
     poll = selectors.poll_for_public(slug=slug)
     if poll is None:
-        return JsonResponse(error_body("not_found", _("No such poll.")), status=HTTPStatus.NOT_FOUND)
+        return error_response(Code.NOT_FOUND, _("No such poll."))
     if poll.state != PollState.PUBLISHED:
-        return JsonResponse(
-            error_body("results_hidden", _("The bulletin board is published with the results.")),
-            status=HTTPStatus.FORBIDDEN,
-        )
+        return error_response(Code.RESULTS_HIDDEN, _("The bulletin board is published with the results."))
     snapshot = poll.snapshot
     if request.GET.get("format") == "csv":
         import json

@@ -6,6 +6,7 @@ from django.utils.translation import ngettext
 from accounts.verification import VerificationLevel, level_rank, verification_level_of
 from polls.errors import VoteRefused
 from polls.models import Poll
+from voting.errors import Code
 
 
 def check_voter_eligible(*, poll: Poll, voter) -> None:
@@ -17,10 +18,10 @@ def check_voter_eligible(*, poll: Poll, voter) -> None:
     """
     level = verification_level_of(voter)
     if level == VerificationLevel.NONE:
-        raise VoteRefused("email_unverified", _("Verify your email address before voting."))
+        raise VoteRefused(Code.EMAIL_UNVERIFIED, _("Verify your email address before voting."))
     if level_rank(level) < level_rank(poll.least_verification):
         raise VoteRefused(
-            "not_eligible",
+            Code.NOT_ELIGIBLE,
             _("This poll is open to accounts with the level “%(level)s” or above.")
             % {"level": VerificationLevel(poll.least_verification).label},
             reason="verification_level",
@@ -28,7 +29,7 @@ def check_voter_eligible(*, poll: Poll, voter) -> None:
     if poll.least_account_age and voter.date_joined > poll.opens_at - poll.least_account_age:
         days = max(1, round(poll.least_account_age.total_seconds() / 86400))
         raise VoteRefused(
-            "not_eligible",
+            Code.NOT_ELIGIBLE,
             ngettext(
                 "Your account must have been created at least %(days)s day before the poll opened.",
                 "Your account must have been created at least %(days)s days before the poll opened.",
@@ -44,11 +45,11 @@ def check_voter_eligible(*, poll: Poll, voter) -> None:
     country = voter.country.code if voter.country else ""
     if not country:
         raise VoteRefused(
-            "not_eligible",
+            Code.NOT_ELIGIBLE,
             _("This poll is limited by country. Set your country in your profile first."),
             reason="country_unknown",
         )
     if (allowed and country not in allowed) or country in blocked:
         raise VoteRefused(
-            "not_eligible", _("This poll is not open to voters in your country."), reason="country"
+            Code.NOT_ELIGIBLE, _("This poll is not open to voters in your country."), reason="country"
         )

@@ -1,45 +1,16 @@
-"""Refusals of the poll rules, with the stable codes of DESIGN.md."""
+"""Refusals of the poll rules. Codes and statuses come from ``voting.errors.Code``;
+these subclasses only let a view catch the refusals of one area."""
 
-from http import HTTPStatus
+from collections.abc import Mapping
+from typing import Any
 
-from voting.errors import DomainError
+from django.utils.translation import gettext as _
 
-STATUS_OF_CODE = {
-    "invalid_choice": HTTPStatus.BAD_REQUEST,
-    "invalid": HTTPStatus.BAD_REQUEST,
-    "not_authenticated": HTTPStatus.UNAUTHORIZED,
-    "email_unverified": HTTPStatus.FORBIDDEN,
-    "not_eligible": HTTPStatus.FORBIDDEN,
-    "permission_denied": HTTPStatus.FORBIDDEN,
-    "results_hidden": HTTPStatus.FORBIDDEN,
-    "mfa_required": HTTPStatus.FORBIDDEN,
-    "agency_unverified": HTTPStatus.FORBIDDEN,
-    "not_found": HTTPStatus.NOT_FOUND,
-    "poll_not_open": HTTPStatus.CONFLICT,
-    "poll_closed": HTTPStatus.CONFLICT,
-    "already_voted": HTTPStatus.CONFLICT,
-    "poll_frozen": HTTPStatus.CONFLICT,
-    "invalid_transition": HTTPStatus.CONFLICT,
-    # Four eyes: the member who asked for an invalidation cannot also decide on it.
-    "same_reviewer": HTTPStatus.CONFLICT,
-    "ballots_quarantined": HTTPStatus.CONFLICT,
-    "idempotency_key_reused": HTTPStatus.UNPROCESSABLE_ENTITY,
-    "rate_limited": HTTPStatus.TOO_MANY_REQUESTS,
-}
+from voting.errors import Code, DomainError
 
 
 class PollRuleError(DomainError):
-    """Base of every poll refusal; the status follows from the code."""
-
-    def __init__(self, code: str, detail: str = "", *, reason: str = ""):
-        super().__init__(code, detail, http_status=STATUS_OF_CODE.get(code, HTTPStatus.BAD_REQUEST))
-        self.reason = reason
-
-    def as_body(self) -> dict:
-        body = {"code": self.code, "detail": str(self.detail)}
-        if self.reason:
-            body["reason"] = self.reason
-        return body
+    """Base of every poll refusal."""
 
 
 class VoteRefused(PollRuleError):
@@ -48,3 +19,14 @@ class VoteRefused(PollRuleError):
 
 class PollChangeRefused(PollRuleError):
     """An agency change to a poll was refused; nothing was written."""
+
+
+class PollDataInvalid(PollChangeRefused):
+    """``400 invalid`` naming each offending field, as DESIGN.md's ``fields``."""
+
+    def __init__(self, fields: Mapping[str, Any], detail: str = ""):
+        self.fields = {
+            name: [str(message) for message in (messages if isinstance(messages, list) else [messages])]
+            for name, messages in fields.items()
+        }
+        super().__init__(Code.INVALID, detail or _("The poll data is not valid."), fields=self.fields)

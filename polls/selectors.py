@@ -12,6 +12,7 @@ from polls.errors import PollRuleError
 from polls.models import Ballot, BallotChoice, Checkpoint, Poll, PollState, PollStatus, ResultsVisibility
 from polls.receipts import receipt_hash
 from polls.tally import live_results
+from voting.errors import Code
 
 
 def public_polls() -> QuerySet[Poll]:
@@ -94,7 +95,7 @@ def results_of(*, poll: Poll) -> dict:
     if poll.state == PollState.PUBLISHED and hasattr(poll, "snapshot"):
         return poll.snapshot.results
     if not results_visible(poll=poll):
-        raise PollRuleError("results_hidden", _("The results of this poll are not public yet."))
+        raise PollRuleError(Code.RESULTS_HIDDEN, _("The results of this poll are not public yet."))
     # The counters change at most every TALLY_INTERVAL, so one cached copy serves every
     # reader in between. Visibility is checked above, on every request, never cached.
     key = f"polls:live-results:{poll.pk}"

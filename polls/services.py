@@ -11,11 +11,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.client_ip import network_of
+from polls.ballots import ballot_build, ballot_choices_build
 from polls.eligibility import check_voter_eligible
 from polls.errors import VoteRefused
-from polls.models import Ballot, BallotChoice, IdempotentAnswer, Option, Poll, PollStatus, VotingMethod
-from polls.receipts import receipt_hash, receipt_new
+from polls.models import Ballot, BallotChoice, IdempotentAnswer, Option, Poll, PollStatus
+from polls.receipts import receipt_new
+from voting.errors import Code
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,10 @@ def check_poll_open(*, poll: Poll, moment: datetime) -> None:
     if status == PollStatus.OPEN:
         return
     if status == PollStatus.DRAFT:
-        raise VoteRefused("not_found", _("No such poll."))
+        raise VoteRefused(Code.NOT_FOUND, _("No such poll."))
     if status == PollStatus.SCHEDULED:
-        raise VoteRefused("poll_not_open", _("This poll has not opened yet."))
-    raise VoteRefused("poll_closed", _("This poll is closed."))
+        raise VoteRefused(Code.POLL_NOT_OPEN, _("This poll has not opened yet."))
+    raise VoteRefused(Code.POLL_CLOSED, _("This poll is closed."))
 
 
 def check_choices(*, poll: Poll, choices: list) -> list[Option]:
@@ -46,9 +47,9 @@ def check_choices(*, poll: Poll, choices: list) -> list[Option]:
     if not isinstance(choices, list) or not all(
         isinstance(choice, int) and not isinstance(choice, bool) for choice in choices
     ):
-        raise VoteRefused("invalid_choice", _("Choices must be a list of option ids."))
+        raise VoteRefused(Code.INVALID_CHOICE, _("Choices must be a list of option ids."))
     if len(set(choices)) != len(choices):
-        raise VoteRefused("invalid_choice", _("Each option may be chosen only once."))
+        raise VoteRefused(Code.INVALID_CHOICE, _("Each option may be chosen only once."))
     if not poll.min_choices <= len(choices) <= poll.max_choices:
         if poll.min_choices == poll.max_choices:
             detail = _("Choose exactly %(n)s.") % {"n": poll.min_choices}
@@ -57,12 +58,12 @@ def check_choices(*, poll: Poll, choices: list) -> list[Option]:
                 "min": poll.min_choices,
                 "max": poll.max_choices,
             }
-        raise VoteRefused("invalid_choice", detail)
+        raise VoteRefused(Code.INVALID_CHOICE, detail)
     # poll.options is prefetched by the selectors the views use: no query here then.
     wanted = set(choices)
     options = {option.pk: option for option in poll.options.all() if option.pk in wanted}
     if len(options) != len(choices):
-        raise VoteRefused("invalid_choice", _("That is not an option of this poll."))
+        raise VoteRefused(Code.INVALID_CHOICE, _("That is not an option of this poll."))
     return [options[choice] for choice in choices]
 
 
@@ -109,7 +110,9 @@ def ballot_cast(
         "cast_at": now.isoformat().replace("+00:00", "Z"),
     }
     try:
-        with transaction.atomic():
+        # Durable: a vote is acknowledged only after its own commit, never inside a
+        # caller's transaction that could still roll it back.
+        with transaction.atomic(durable=True):
             if idempotency_key:
                 # Claims the key first: a concurrent retry blocks on this row's unique
                 # index until we commit, then replays our answer.
@@ -131,10 +134,7 @@ def ballot_cast(
                 client_fingerprint=client_fingerprint,
             )
             BallotChoice.objects.bulk_create(
-                [
-                    BallotChoice(poll=poll, ballot=ballot, option=option, rank=_rank(poll, index))
-                    for index, option in enumerate(options)
-                ]
+                ballot_choices_build(poll=poll, ballot=ballot, option_ids=[option.pk for option in options])
             )
     except IntegrityError:
         if idempotency_key:
@@ -155,44 +155,42 @@ def _ballot_insert(
     and no lock on a shared row. With several slots, a savepoint per attempt keeps
     the transaction usable after a conflict.
     """
-    period = poll.period_of(moment)
-    row = {
-        "poll": poll,
-        "voter": voter,
-        "period": period,
-        "day": poll.local_day(moment),
-        "cast_at": moment,
-        "receipt_hash": receipt_hash(receipt),
-        "client_ip": client_ip,
-        "client_network": network_of(client_ip) if client_ip else "",
-        "client_fingerprint": client_fingerprint,
-    }
+
+    def insert(slot: int) -> Ballot:
+        ballot = ballot_build(
+            poll=poll,
+            voter=voter,
+            moment=moment,
+            receipt=receipt,
+            slot=slot,
+            client_ip=client_ip,
+            client_fingerprint=client_fingerprint,
+        )
+        ballot.save(force_insert=True)
+        return ballot
+
     if poll.votes_per_period == 1:
         # One slot: a conflict ends the transaction anyway, so no savepoint is needed.
         try:
-            return Ballot.objects.create(slot=0, **row)
+            return insert(0)
         except IntegrityError as conflict:
-            raise VoteRefused("already_voted", _already_voted_detail(poll)) from conflict
+            raise VoteRefused(Code.ALREADY_VOTED, _already_voted_detail(poll)) from conflict
     # Start at the first slot likely free; wrap around for gaps left by rollbacks.
-    used = Ballot.objects.filter(poll=poll, voter=voter, period=period).count()
+    used = Ballot.objects.filter(poll=poll, voter=voter, period=poll.period_of(moment)).count()
     slots = list(range(used, poll.votes_per_period)) + list(range(min(used, poll.votes_per_period)))
     for slot in slots:
         try:
             with transaction.atomic():
-                return Ballot.objects.create(slot=slot, **row)
+                return insert(slot)
         except IntegrityError:
             continue
-    raise VoteRefused("already_voted", _already_voted_detail(poll))
+    raise VoteRefused(Code.ALREADY_VOTED, _already_voted_detail(poll))
 
 
 def _already_voted_detail(poll: Poll) -> str:
     if poll.period == "daily":
         return _("You have used all your votes for today in this poll.")
     return _("You have already voted in this poll.")
-
-
-def _rank(poll: Poll, index: int) -> int:
-    return index + 1 if poll.method == VotingMethod.RANKED else 1
 
 
 def _request_fingerprint(poll: Poll, choices: list) -> str:
@@ -205,7 +203,7 @@ def _idempotent_replay(*, poll: Poll, voter, key: str, fingerprint: str) -> Vote
         return None
     if stored.request_fingerprint != fingerprint:
         raise VoteRefused(
-            "idempotency_key_reused",
+            Code.IDEMPOTENCY_KEY_REUSED,
             _("This Idempotency-Key was already used for a different vote."),
         )
     return VoteAnswer(status_code=stored.status_code, body=stored.body, replayed=True)

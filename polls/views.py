@@ -19,6 +19,7 @@ from polls.forms import BallotForm
 from polls.results_display import city_map_for, results_rounds, results_rows
 from polls.services import ballot_cast
 from voting.bot_friction import form_stamp
+from voting.errors import Code
 from voting.ratelimits import rate_limited
 
 FRESH_RECEIPT_SESSION_KEY = "polls:fresh_receipt"
@@ -68,12 +69,12 @@ def poll_vote(request, slug: str):
         return redirect_to_login(poll_url(poll))
     form = BallotForm(request.POST, poll=poll)
     if not form.is_valid():
-        refusal = VoteRefused("invalid_choice", _("Please check your choices."))
-        return _poll_page(request, poll, form, status=HTTPStatus.BAD_REQUEST, refusal=refusal)
+        refusal = VoteRefused(Code.INVALID_CHOICE, _("Please check your choices."))
+        return _poll_page(request, poll, form, status=Code.INVALID.status, refusal=refusal)
     bot_problem = form.bot_problem()
     if bot_problem:
-        refusal = VoteRefused("form_rejected", bot_problem)
-        return _poll_page(request, poll, _fresh_form(poll), status=HTTPStatus.BAD_REQUEST, refusal=refusal)
+        refusal = VoteRefused(Code.FORM_REJECTED, bot_problem)
+        return _poll_page(request, poll, _fresh_form(poll), status=Code.INVALID.status, refusal=refusal)
     try:
         answer = ballot_cast(
             poll=poll,
@@ -124,7 +125,7 @@ def poll_results(request, slug: str):
             request,
             "polls/results_hidden.html",
             {"poll": poll, "detail": hidden.detail},
-            status=HTTPStatus.FORBIDDEN,
+            status=hidden.http_status,
         )
     context = {
         "poll": poll,

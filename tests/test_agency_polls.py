@@ -363,13 +363,14 @@ def test_design_option_refuses_what_is_not_a_small_png_jpeg_or_webp(manager_clie
 
 
 def test_design_image_over_5_mb_is_refused(settings, agency, manager):
-    from polls import lifecycle
+    from polls.agency import options
+    from polls.errors import PollDataInvalid
 
     poll = draft_without_options(agency, kind="design")
     upload = SimpleUploadedFile("big.png", png_bytes() + b"\0" * (5 * 1024 * 1024), content_type="image/png")
 
-    with pytest.raises(lifecycle.PollDataInvalid) as refusal:
-        lifecycle.option_add(poll=poll, actor=manager, data={"label": "Big"}, image=upload)
+    with pytest.raises(PollDataInvalid) as refusal:
+        options.option_add(poll=poll, actor=manager, data={"label": "Big"}, image=upload)
 
     assert "5 MB" in refusal.value.fields["image"][0]
 

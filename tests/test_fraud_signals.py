@@ -7,9 +7,9 @@ from http import HTTPStatus
 import pytest
 from django.utils import timezone
 
+from polls.agency.fraud_signals import FINGERPRINT, NETWORK, busiest_window, cluster_score, poll_signals
 from polls.models import Ballot, Poll
 from polls.services import ballot_cast
-from polls.signals import FINGERPRINT, NETWORK, busiest_window, cluster_score, poll_signals
 from tests.factories import MembershipFactory, PollFactory, UserFactory, mfa_enable
 
 pytestmark = pytest.mark.django_db

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from polls.agency.publishing import poll_publish
+from polls.agency.review import ballots_set_status
 from polls.checkpoints import checkpoint_create
 from polls.models import Ballot, Poll, VotingMethod
-from polls.publishing import poll_publish
 from polls.recount import recount
-from polls.review import ballots_set_status
 from polls.services import ballot_cast
 from polls.tally_math import instant_runoff
 from tests.factories import PollFactory, UserFactory, mfa_enable

@@ -7,10 +7,10 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import AuditLogEntry
+from polls.agency.publishing import poll_publish
+from polls.agency.review import invalidation_approve, invalidation_reject, invalidation_request
 from polls.errors import PollChangeRefused
 from polls.models import Ballot, BallotStatus, InvalidationRequest, Poll, PollState
-from polls.publishing import poll_publish
-from polls.review import invalidation_approve, invalidation_reject, invalidation_request
 from polls.tally import tally_refresh
 from tests.factories import MembershipFactory, PollFactory, mfa_enable
 from tests.test_fraud_signals import FARM_NETWORK, cast_clean_crowd, cast_farm

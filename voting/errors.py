@@ -1,10 +1,13 @@
 """One error vocabulary for the whole service.
 
-Services raise ``DomainError`` subclasses carrying a stable machine ``code``; the API
-turns them (and DRF's own exceptions) into ``{"code", "detail"}`` JSON, and HTML views
-turn them into messages. Codes are built here and nowhere else.
+Every refusal has a stable machine code, a member of ``Code``, and the member carries
+its HTTP status: no other module chooses an error status or builds an error body.
+Services raise ``DomainError(Code.X, detail, **extra)`` (or an area's subclass of it);
+the API's exception handler, the HTML views (through ``DomainErrorMiddleware``) and the
+plain JSON views (``error_response``) all turn it into ``{"code", "detail", ...}``.
 """
 
+from enum import StrEnum
 from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -21,34 +24,114 @@ from rest_framework.views import exception_handler as drf_exception_handler
 DEFAULT_RETRY_AFTER = 60
 
 
+class Code(StrEnum):
+    """Every error code the service answers with, and the HTTP status it goes with."""
+
+    status: HTTPStatus
+
+    def __new__(cls, value: str, status: HTTPStatus):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.status = status
+        return member
+
+    # 400: the request itself is wrong; nothing was written.
+    INVALID = "invalid", HTTPStatus.BAD_REQUEST
+    INVALID_CHOICE = "invalid_choice", HTTPStatus.BAD_REQUEST
+    INVALID_ROLE = "invalid_role", HTTPStatus.BAD_REQUEST
+    PARSE_ERROR = "parse_error", HTTPStatus.BAD_REQUEST
+    # A form sent back by a bot (too fast, honeypot filled, stamp forged).
+    FORM_REJECTED = "form_rejected", HTTPStatus.BAD_REQUEST
+    # 401, 403: who is asking, and may they.
+    NOT_AUTHENTICATED = "not_authenticated", HTTPStatus.UNAUTHORIZED
+    EMAIL_UNVERIFIED = "email_unverified", HTTPStatus.FORBIDDEN
+    NOT_ELIGIBLE = "not_eligible", HTTPStatus.FORBIDDEN
+    PERMISSION_DENIED = "permission_denied", HTTPStatus.FORBIDDEN
+    MFA_REQUIRED = "mfa_required", HTTPStatus.FORBIDDEN
+    AGENCY_UNVERIFIED = "agency_unverified", HTTPStatus.FORBIDDEN
+    RESULTS_HIDDEN = "results_hidden", HTTPStatus.FORBIDDEN
+    INVITATION_WRONG_ACCOUNT = "invitation_wrong_account", HTTPStatus.FORBIDDEN
+    # 404: absent, or not to be revealed to this caller.
+    NOT_FOUND = "not_found", HTTPStatus.NOT_FOUND
+    INVITATION_INVALID = "invitation_invalid", HTTPStatus.NOT_FOUND
+    # 405, 406, 415: the HTTP envelope (DRF's own refusals).
+    METHOD_NOT_ALLOWED = "method_not_allowed", HTTPStatus.METHOD_NOT_ALLOWED
+    NOT_ACCEPTABLE = "not_acceptable", HTTPStatus.NOT_ACCEPTABLE
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+    # 409: the request is fine but the state of things refuses it.
+    POLL_NOT_OPEN = "poll_not_open", HTTPStatus.CONFLICT
+    POLL_CLOSED = "poll_closed", HTTPStatus.CONFLICT
+    ALREADY_VOTED = "already_voted", HTTPStatus.CONFLICT
+    POLL_FROZEN = "poll_frozen", HTTPStatus.CONFLICT
+    INVALID_TRANSITION = "invalid_transition", HTTPStatus.CONFLICT
+    # Four eyes: the member who asked for an invalidation cannot also decide on it.
+    SAME_REVIEWER = "same_reviewer", HTTPStatus.CONFLICT
+    BALLOTS_QUARANTINED = "ballots_quarantined", HTTPStatus.CONFLICT
+    ALREADY_MEMBER = "already_member", HTTPStatus.CONFLICT
+    # 422: an Idempotency-Key sent again with a different request.
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", HTTPStatus.UNPROCESSABLE_ENTITY
+    # 429: over a rate limit; the answer carries Retry-After.
+    RATE_LIMITED = "rate_limited", HTTPStatus.TOO_MANY_REQUESTS
+    # 503: a dependency the answer needs is down; try again.
+    UNAVAILABLE = "unavailable", HTTPStatus.SERVICE_UNAVAILABLE
+
+
+# DRF's own exceptions, by the code each one leaves with.
+CODE_OF_DRF_EXCEPTION: tuple[tuple[type[drf.APIException], Code], ...] = (
+    (drf.ValidationError, Code.INVALID),
+    (drf.ParseError, Code.PARSE_ERROR),
+    (drf.NotAuthenticated, Code.NOT_AUTHENTICATED),
+    (drf.AuthenticationFailed, Code.NOT_AUTHENTICATED),
+    (drf.PermissionDenied, Code.PERMISSION_DENIED),
+    (drf.NotFound, Code.NOT_FOUND),
+    (drf.MethodNotAllowed, Code.METHOD_NOT_ALLOWED),
+    (drf.NotAcceptable, Code.NOT_ACCEPTABLE),
+    (drf.UnsupportedMediaType, Code.UNSUPPORTED_MEDIA_TYPE),
+    (drf.Throttled, Code.RATE_LIMITED),
+)
+
+
 class DomainError(Exception):
-    """A refusal by a business rule: nothing was written."""
+    """A refusal by a business rule: nothing was written.
 
-    code = "invalid"
-    http_status = HTTPStatus.BAD_REQUEST
+    ``extra`` adds fields to the body (``reason``, ``fields``); empty ones are left out.
+    """
 
-    def __init__(self, code: str | None = None, detail: str = "", *, http_status=None):
-        self.code = code or self.code
-        self.detail = detail or self.code
-        if http_status is not None:
-            self.http_status = http_status
+    def __init__(self, code: Code, detail: str = "", **extra):
+        self.code = Code(code)
+        self.detail = detail or str(self.code)
+        self.extra = extra
         super().__init__(f"{self.code}: {self.detail}")
 
+    @property
+    def http_status(self) -> HTTPStatus:
+        return self.code.status
+
+    @property
+    def reason(self) -> str:
+        return self.extra.get("reason", "")
+
     def as_body(self) -> dict:
-        return error_body(self.code, self.detail)
+        return error_body(self.code, self.detail, **self.extra)
 
 
 class ErrorSerializer(serializers.Serializer):
     """The one error shape of the API, for the OpenAPI schema."""
 
-    code = serializers.CharField()
+    code = serializers.ChoiceField(choices=[code.value for code in Code])
     detail = serializers.CharField()
     reason = serializers.CharField(required=False)
     fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
 
 
-def error_body(code: str, detail: str, **extra) -> dict:
-    return {"code": code, "detail": str(detail), **extra}
+def error_body(code: Code, detail: str, **extra) -> dict:
+    kept = {name: value for name, value in extra.items() if value not in (None, "", {}, [])}
+    return {"code": str(code), "detail": str(detail), **kept}
+
+
+def error_response(code: Code, detail: str, **extra) -> JsonResponse:
+    """A plain Django JSON answer for a refusal, for views outside DRF."""
+    return JsonResponse(error_body(code, detail, **extra), status=code.status)
 
 
 def retry_after_seconds(request: HttpRequest | None) -> int:
@@ -61,12 +144,7 @@ def api_exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return Response(exc.as_body(), status=exc.http_status)
     if isinstance(exc, Ratelimited):
-        seconds = retry_after_seconds(request)
-        return Response(
-            error_body("rate_limited", _("Too many requests. Try again later.")),
-            status=HTTPStatus.TOO_MANY_REQUESTS,
-            headers={"Retry-After": str(seconds)},
-        )
+        return _rate_limited_api_response(request)
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -75,20 +153,24 @@ def api_exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # an unexpected error: let Django log it and answer 500
-    if isinstance(exc, drf.ValidationError):
-        response.data = error_body(
-            "invalid", _("The request is not valid."), fields=_field_errors(exc.detail)
-        )
-    elif isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
-        response.status_code = HTTPStatus.UNAUTHORIZED
-        response.data = error_body("not_authenticated", exc.detail)
-    elif isinstance(exc, drf.Throttled):
-        response.data = error_body("rate_limited", exc.detail)
+    code = next((code for kind, code in CODE_OF_DRF_EXCEPTION if isinstance(exc, kind)), None)
+    if code is None:
+        return None  # an APIException of our own making would be a bug: 500 and a log line
+    response.status_code = code.status
+    if code == Code.INVALID:
+        response.data = error_body(code, _("The request is not valid."), fields=_field_errors(exc.detail))
     else:
-        code = exc.default_code if isinstance(exc, drf.APIException) else "error"
-        detail = getattr(exc, "detail", str(exc))
-        response.data = error_body(code, detail)
+        response.data = error_body(code, getattr(exc, "detail", str(exc)))
     return response
+
+
+def _rate_limited_api_response(request) -> Response:
+    seconds = retry_after_seconds(request)
+    return Response(
+        error_body(Code.RATE_LIMITED, _("Too many requests. Try again later.")),
+        status=Code.RATE_LIMITED.status,
+        headers={"Retry-After": str(seconds)},
+    )
 
 
 def _field_errors(detail) -> dict | list:
@@ -99,20 +181,21 @@ def _field_errors(detail) -> dict | list:
     return [str(detail)]
 
 
+def wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
+
+
 def rate_limited_view(request: HttpRequest, exception: Exception) -> HttpResponse:
     """django-ratelimit's RATELIMIT_VIEW: JSON for the API, a friendly page otherwise."""
     seconds = retry_after_seconds(request)
-    if request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", ""):
-        response: HttpResponse = JsonResponse(
-            error_body("rate_limited", _("Too many requests. Try again later.")),
-            status=HTTPStatus.TOO_MANY_REQUESTS,
-        )
+    if wants_json(request):
+        response: HttpResponse = error_response(Code.RATE_LIMITED, _("Too many requests. Try again later."))
     else:
         response = render(
             request,
             "errors/rate_limited.html",
             {"retry_after": seconds},
-            status=HTTPStatus.TOO_MANY_REQUESTS,
+            status=Code.RATE_LIMITED.status,
         )
     response["Retry-After"] = str(seconds)
     return response
@@ -121,5 +204,32 @@ def rate_limited_view(request: HttpRequest, exception: Exception) -> HttpRespons
 def not_found_view(request: HttpRequest, exception=None) -> HttpResponse:
     """handler404: JSON under /api/, the site's page elsewhere."""
     if request.path.startswith("/api/"):
-        return JsonResponse(error_body("not_found", _("Not found.")), status=HTTPStatus.NOT_FOUND)
-    return render(request, "errors/404.html", status=HTTPStatus.NOT_FOUND)
+        return error_response(Code.NOT_FOUND, _("Not found."))
+    return render(request, "errors/404.html", status=Code.NOT_FOUND.status)
+
+
+def refusal_page(request: HttpRequest, refusal: DomainError) -> HttpResponse:
+    """The HTML answer to a refusal no view handled itself: the 404 page for
+    ``not_found`` (nothing is revealed), else a page that says why, with its status."""
+    if refusal.code == Code.NOT_FOUND:
+        return not_found_view(request)
+    return render(request, "errors/refused.html", {"refusal": refusal}, status=refusal.http_status)
+
+
+class DomainErrorMiddleware:
+    """Maps a DomainError that escapes a plain Django view to its answer: JSON for API
+    clients, ``refusal_page`` for browsers. DRF views never get here (their handler
+    answers first)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DomainError):
+            return None
+        if wants_json(request):
+            return JsonResponse(exception.as_body(), status=exception.http_status)
+        return refusal_page(request, exception)

@@ -6,6 +6,7 @@ from django.db import connection
 from django.http import JsonResponse
 
 from polls.worker import worker_age_seconds
+from voting.errors import Code
 
 
 def healthz(request):
@@ -29,7 +30,7 @@ def healthz(request):
         status = "ok"
     return JsonResponse(
         {"status": status, "checks": checks, "worker": worker},
-        status=HTTPStatus.SERVICE_UNAVAILABLE if status == "unhealthy" else HTTPStatus.OK,
+        status=Code.UNAVAILABLE.status if status == "unhealthy" else HTTPStatus.OK,
     )
 
 

@@ -7,6 +7,7 @@ refuses to start on a configuration that would be unsafe to serve.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -75,6 +76,8 @@ MIDDLEWARE = [
     "accounts.middleware.UserPreferencesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a DomainError raised in an HTML view into its page (404 for not_found).
+    "voting.errors.DomainErrorMiddleware",
     # Turns a Ratelimited raised in an HTML view into the friendly 429 page.
     "django_ratelimit.middleware.RatelimitMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -209,6 +212,27 @@ RAW_IP_RETENTION_DAYS = env_int("RAW_IP_RETENTION_DAYS", 30)
 # ---------------------------------------------------------------- published results
 # Ed25519 private key (PEM) that signs published results; see polls/signing.py.
 SIGNING_KEY = os.environ.get("SIGNING_KEY", "").replace("\\n", "\n")
+
+# ---------------------------------------------------------------- fraud signals
+# How polls/agency/fraud_signals.py scores clusters of ballots; docs/anti-fraud-signals.md.
+# A cluster is flagged at this score or above (0..1)...
+FRAUD_SCORE_THRESHOLD = 0.6
+# ...and only with this many distinct voters: a family on one router is not a farm.
+FRAUD_MIN_CLUSTER_VOTERS = 10
+# Smaller clusters than this are not listed at all (noise for reviewers).
+FRAUD_LIST_MIN_VOTERS = 3
+# The largest clusters of each kind listed; a page of reviewable size.
+FRAUD_MAX_CLUSTERS = 50
+# An account younger than this at its first ballot counts as new (farms vote fresh).
+FRAUD_NEW_ACCOUNT_AGE = timedelta(hours=24)
+# Accounts created within this window of each other form a sign-up burst.
+FRAUD_SIGNUP_WINDOW = timedelta(minutes=60)
+# Ballots per minute are measured over the busiest window of this many minutes.
+FRAUD_BURST_WINDOW_MINUTES = 10
+# Weight of each component in the score; they sum to 1.
+FRAUD_SCORE_WEIGHTS = {"new": 0.30, "signup": 0.25, "shared": 0.20, "burst": 0.15, "one_ip": 0.10}
+# Signals are recomputed at most this often per poll (they aggregate over ballots).
+FRAUD_SIGNALS_CACHE_SECONDS = 60
 
 # ---------------------------------------------------------------- background work
 # Seconds between tally refreshes (the staleness bound of live results).

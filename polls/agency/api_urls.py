@@ -1,8 +1,8 @@
-"""``/api/v1/agency/``: the agency API (see polls/agency_api.py)."""
+"""``/api/v1/agency/``: the agency API (see polls/agency/api.py)."""
 
 from django.urls import path
 
-from polls import agency_api
+from polls.agency import api as agency_api
 
 app_name = "agency_api"
 

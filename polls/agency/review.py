@@ -18,10 +18,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
+from accounts.permissions import check_agency_action
 from accounts.services import audit_record
-from polls import signals
+from polls.agency import fraud_signals
 from polls.errors import PollChangeRefused
-from polls.lifecycle import check_member, check_mfa
 from polls.models import (
     Ballot,
     BallotStatus,
@@ -31,6 +31,7 @@ from polls.models import (
     PollState,
 )
 from polls.tally import tally_status_change
+from voting.errors import Code
 
 REASON_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]{1,63}$")
 
@@ -39,8 +40,7 @@ def check_reviewer(*, poll: Poll, actor: User) -> None:
     """Fraud signals show raw client addresses: only managers and owners with MFA may
     see them or act on them. Raises PollChangeRefused (``not_found`` for outsiders,
     ``permission_denied``, ``mfa_required``)."""
-    check_member(actor=actor, agency=poll.agency, least=Role.MANAGER)
-    check_mfa(actor=actor)
+    check_agency_action(user=actor, agency=poll.agency, least=Role.MANAGER, mfa=True)
 
 
 def ballots_set_status(
@@ -52,17 +52,16 @@ def ballots_set_status(
     required unless the ballots are counted again. Only before publication. Needs a
     manager or owner with MFA. Raises PollChangeRefused.
     """
-    check_member(actor=actor, agency=poll.agency, least=Role.MANAGER)
-    check_mfa(actor=actor)
+    check_agency_action(user=actor, agency=poll.agency, least=Role.MANAGER, mfa=True)
     if status not in BallotStatus.values:
-        raise PollChangeRefused("invalid", _("Unknown ballot status."))
+        raise PollChangeRefused(Code.INVALID, _("Unknown ballot status."))
     reason = "" if status == BallotStatus.COUNTED else reason.strip().lower()
     if status != BallotStatus.COUNTED and not REASON_PATTERN.match(reason):
-        raise PollChangeRefused("invalid", _("Give a short reason code, e.g. bot_network."))
+        raise PollChangeRefused(Code.INVALID, _("Give a short reason code, e.g. bot_network."))
     with transaction.atomic():
         locked = Poll.objects.select_for_update().get(pk=poll.pk)
         if locked.state in (PollState.PUBLISHED, PollState.CANCELLED):
-            raise PollChangeRefused("invalid_transition", _("The results of this poll are final."))
+            raise PollChangeRefused(Code.INVALID_TRANSITION, _("The results of this poll are final."))
         changed = tally_status_change(poll=poll, ballot_ids=ballot_ids, status=status, reason=reason)
         audit_record(
             agency=poll.agency,
@@ -109,8 +108,7 @@ def invalidation_request(
     not of this poll, none or both of ``ballot_ids`` and ``cluster``),
     ``invalid_transition`` (results final).
     """
-    check_member(actor=actor, agency=poll.agency, least=Role.MANAGER)
-    check_mfa(actor=actor)
+    check_agency_action(user=actor, agency=poll.agency, least=Role.MANAGER, mfa=True)
     reason = _checked_reason(status, reason)
     ids = _checked_ballot_ids(poll=poll, ballot_ids=ballot_ids, cluster=cluster)
     at_once = status in APPLIED_AT_ONCE or len(ids) <= poll.agency.invalidation_approval_threshold
@@ -165,15 +163,14 @@ def _decide(
     *, request: InvalidationRequest, actor: User, approve: bool, ip_address: str | None
 ) -> InvalidationRequest:
     poll = request.poll
-    check_member(actor=actor, agency=poll.agency, least=Role.MANAGER)
-    check_mfa(actor=actor)
+    check_agency_action(user=actor, agency=poll.agency, least=Role.MANAGER, mfa=True)
     with transaction.atomic():
         locked = InvalidationRequest.objects.select_for_update().get(pk=request.pk)
         locked.poll = poll
         if locked.state != InvalidationRequestState.PENDING:
-            raise PollChangeRefused("invalid_transition", _("This request has already been decided."))
+            raise PollChangeRefused(Code.INVALID_TRANSITION, _("This request has already been decided."))
         if locked.requested_by_id == actor.pk:
-            raise PollChangeRefused("same_reviewer", _("Another member must decide on your own request."))
+            raise PollChangeRefused(Code.SAME_REVIEWER, _("Another member must decide on your own request."))
         if approve:
             _check_not_final(poll)
             _apply(locked, actor=actor, decided_by=actor, ip_address=ip_address)
@@ -214,12 +211,12 @@ def _apply(
 
 def _checked_reason(status: str, reason: str) -> str:
     if status not in BallotStatus.values:
-        raise PollChangeRefused("invalid", _("Unknown ballot status."))
+        raise PollChangeRefused(Code.INVALID, _("Unknown ballot status."))
     if status == BallotStatus.COUNTED:
         return ""
     reason = reason.strip().lower()
     if not REASON_PATTERN.match(reason):
-        raise PollChangeRefused("invalid", _("Give a short reason code, e.g. bot_network."))
+        raise PollChangeRefused(Code.INVALID, _("Give a short reason code, e.g. bot_network."))
     return reason
 
 
@@ -227,22 +224,22 @@ def _checked_ballot_ids(
     *, poll: Poll, ballot_ids: list[int] | None, cluster: tuple[str, str] | None
 ) -> list[int]:
     if (ballot_ids is None) == (cluster is None):
-        raise PollChangeRefused("invalid", _("Name either some ballots or one cluster."))
+        raise PollChangeRefused(Code.INVALID, _("Name either some ballots or one cluster."))
     if cluster is not None:
         kind, key = cluster
-        if kind not in signals.KINDS:
-            raise PollChangeRefused("invalid", _("A cluster is a network or a fingerprint."))
-        ids = signals.cluster_ballot_ids(poll=poll, kind=kind, key=key)
+        if kind not in fraud_signals.KINDS:
+            raise PollChangeRefused(Code.INVALID, _("A cluster is a network or a fingerprint."))
+        ids = fraud_signals.cluster_ballot_ids(poll=poll, kind=kind, key=key)
     else:
         ids = sorted(set(ballot_ids))
         if len(ids) > MAX_REQUEST_BALLOTS:
-            raise PollChangeRefused("invalid", _("Too many ballots in one request."))
+            raise PollChangeRefused(Code.INVALID, _("Too many ballots in one request."))
         if Ballot.objects.filter(poll=poll, id__in=ids).count() != len(ids):
-            raise PollChangeRefused("invalid", _("Some of these ballots are not ballots of this poll."))
+            raise PollChangeRefused(Code.INVALID, _("Some of these ballots are not ballots of this poll."))
     if not ids:
-        raise PollChangeRefused("invalid", _("No ballots to change."))
+        raise PollChangeRefused(Code.INVALID, _("No ballots to change."))
     if len(ids) > MAX_REQUEST_BALLOTS:
-        raise PollChangeRefused("invalid", _("Too many ballots in one request."))
+        raise PollChangeRefused(Code.INVALID, _("Too many ballots in one request."))
     return ids
 
 
@@ -250,7 +247,7 @@ def _check_not_final(poll: Poll) -> None:
     """Inside the caller's transaction: lock the poll and refuse once results are final."""
     locked = Poll.objects.select_for_update().get(pk=poll.pk)
     if locked.state in (PollState.PUBLISHED, PollState.CANCELLED):
-        raise PollChangeRefused("invalid_transition", _("The results of this poll are final."))
+        raise PollChangeRefused(Code.INVALID_TRANSITION, _("The results of this poll are final."))
 
 
 def _request_summary(request: InvalidationRequest, *, cluster: tuple[str, str] | None = None) -> dict:

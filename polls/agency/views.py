@@ -2,15 +2,14 @@
 schedule, close, cancel, publish, turnout, and fraud signals with the four-eyes review
 of ballots. Server-rendered, no JavaScript needed.
 
-Like the API, each view parses a form, calls one function of ``polls.lifecycle`` and
-turns a PollChangeRefused into form errors or a message.
+Like the API, each view parses a form, calls one service of ``polls.agency`` and turns
+a refusal into form errors or a message; who may act is ``accounts.permissions``.
 """
 
 from http import HTTPStatus
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -18,12 +17,13 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Agency, Membership, Role
-from accounts.selectors import ROLE_RANK, membership_of
-from polls import agency_selectors, lifecycle, publishing, review, signals
-from polls.agency_forms import FORM_FIELD_OF_LIFECYCLE_FIELD, InvalidationForm, OptionForm, PollForm
-from polls.errors import PollChangeRefused
-from polls.lifecycle import PollDataInvalid
+from accounts.permissions import agency_of_member, check_agency_action, has_mfa, role_at_least
+from polls.agency import fraud_signals, lifecycle, options, publishing, review
+from polls.agency import selectors as agency_selectors
+from polls.agency.forms import FORM_FIELD_OF_LIFECYCLE_FIELD, InvalidationForm, OptionForm, PollForm
+from polls.errors import PollDataInvalid
 from polls.models import InvalidationRequestState, Poll, PollState, PollStatus
+from voting.errors import Code, DomainError
 from voting.ratelimits import rate_limited
 
 TRANSITIONS = {
@@ -38,11 +38,8 @@ TRANSITIONS = {
 
 
 def _member_agency(request: HttpRequest, agency_slug: str) -> tuple[Agency, Membership]:
-    agency = get_object_or_404(Agency, slug=agency_slug)
-    membership = membership_of(user=request.user, agency=agency)
-    if membership is None:
-        raise Http404  # another agency's pages do not exist for this user
-    return agency, membership
+    # Another agency's pages do not exist for this user: not_found becomes the 404 page.
+    return agency_of_member(user=request.user, slug=agency_slug)
 
 
 def _agency_poll(agency: Agency, poll_slug: str) -> Poll:
@@ -50,12 +47,12 @@ def _agency_poll(agency: Agency, poll_slug: str) -> Poll:
 
 
 def _can_write(membership: Membership) -> bool:
-    return ROLE_RANK[Role(membership.role)] >= ROLE_RANK[Role.MANAGER]
+    return role_at_least(membership, Role.MANAGER)
 
 
-def _show_refusal(request: HttpRequest, refusal: PollChangeRefused, form=None) -> None:
+def _show_refusal(request: HttpRequest, refusal: DomainError, form=None) -> None:
     """Field errors go next to their field; anything else becomes a message."""
-    if refusal.code == "not_found":
+    if refusal.code == Code.NOT_FOUND:
         raise Http404
     if not isinstance(refusal, PollDataInvalid) or form is None:
         messages.error(request, refusal.detail)
@@ -88,21 +85,20 @@ def poll_list(request: HttpRequest, agency_slug: str) -> HttpResponse:
 @rate_limited("agency_write")
 @require_http_methods(["GET", "POST"])
 def poll_create(request: HttpRequest, agency_slug: str) -> HttpResponse:
-    agency, membership = _member_agency(request, agency_slug)
-    if not _can_write(membership):
-        raise PermissionDenied
+    agency, _membership = _member_agency(request, agency_slug)
+    check_agency_action(user=request.user, agency=agency, least=Role.MANAGER)
     form = PollForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             poll = lifecycle.poll_create(
                 agency=agency, actor=request.user, data=form.lifecycle_data(), ip_address=request.client_ip
             )
-        except PollChangeRefused as refusal:
+        except DomainError as refusal:
             _show_refusal(request, refusal, form)
         else:
             messages.success(request, _("The draft is saved. Add its options next."))
             return redirect("agency:polls:detail", agency_slug=agency.slug, poll_slug=poll.slug)
-    status = HTTPStatus.BAD_REQUEST if form.is_bound else HTTPStatus.OK
+    status = Code.INVALID.status if form.is_bound else HTTPStatus.OK
     return render(request, "agency/polls/create.html", {"agency": agency, "form": form}, status=status)
 
 
@@ -131,7 +127,7 @@ def _render_detail(
         "can_write": can_write,
         "poll_form": poll_form if editable else None,
         "option_form": option_form if can_write and not poll.is_frozen else None,
-        "has_mfa": lifecycle.has_mfa(request.user),
+        "has_mfa": has_mfa(request.user),
         "can_schedule": can_write and poll.state == PollState.DRAFT,
         "can_close": can_write and poll_status == PollStatus.OPEN,
         "can_cancel": can_write and poll.state in (PollState.DRAFT, PollState.SCHEDULED),
@@ -160,12 +156,12 @@ def poll_edit(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpRes
             poll = lifecycle.poll_update(
                 poll=poll, actor=request.user, data=form.lifecycle_data(), ip_address=request.client_ip
             )
-        except PollChangeRefused as refusal:
+        except DomainError as refusal:
             _show_refusal(request, refusal, form)
         else:
             messages.success(request, _("The poll is saved."))
             return redirect("agency:polls:detail", agency_slug=agency.slug, poll_slug=poll.slug)
-    return _render_detail(request, agency, membership, poll, poll_form=form, status=HTTPStatus.BAD_REQUEST)
+    return _render_detail(request, agency, membership, poll, poll_form=form, status=Code.INVALID.status)
 
 
 @login_required
@@ -178,15 +174,15 @@ def option_add(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpRe
     if form.is_valid():
         data, image = form.lifecycle_data()
         try:
-            lifecycle.option_add(
+            options.option_add(
                 poll=poll, actor=request.user, data=data, image=image, ip_address=request.client_ip
             )
-        except PollChangeRefused as refusal:
+        except DomainError as refusal:
             _show_refusal(request, refusal, form)
         else:
             messages.success(request, _("Option added."))
             return redirect("agency:polls:detail", agency_slug=agency.slug, poll_slug=poll.slug)
-    return _render_detail(request, agency, membership, poll, option_form=form, status=HTTPStatus.BAD_REQUEST)
+    return _render_detail(request, agency, membership, poll, option_form=form, status=Code.INVALID.status)
 
 
 @login_required
@@ -197,8 +193,8 @@ def option_remove(request: HttpRequest, agency_slug: str, poll_slug: str, option
     poll = _agency_poll(agency, poll_slug)
     option = get_object_or_404(poll.options, pk=option_id)
     try:
-        lifecycle.option_remove(option=option, actor=request.user, ip_address=request.client_ip)
-    except PollChangeRefused as refusal:
+        options.option_remove(option=option, actor=request.user, ip_address=request.client_ip)
+    except DomainError as refusal:
         _show_refusal(request, refusal)
     else:
         messages.success(request, _("Option removed."))
@@ -214,7 +210,7 @@ def poll_transition(request: HttpRequest, agency_slug: str, poll_slug: str, acti
     transition, done = TRANSITIONS[action]
     try:
         transition(poll=poll, actor=request.user, ip_address=request.client_ip)
-    except PollChangeRefused as refusal:
+    except DomainError as refusal:
         _show_refusal(request, refusal)
     else:
         messages.success(request, done)
@@ -230,12 +226,12 @@ def poll_signals(request: HttpRequest, agency_slug: str, poll_slug: str) -> Http
     poll = _agency_poll(agency, poll_slug)
     try:
         review.check_reviewer(poll=poll, actor=request.user)
-    except PollChangeRefused as refusal:
+    except DomainError as refusal:
         _show_refusal(request, refusal)
         return redirect("agency:polls:detail", agency_slug=agency.slug, poll_slug=poll.slug)
     can_write = _can_write(membership)
     final = poll.state in (PollState.PUBLISHED, PollState.CANCELLED)
-    clusters = signals.poll_signals(poll=poll)
+    clusters = fraud_signals.poll_signals(poll=poll)
     rows = [
         {
             "cluster": cluster,
@@ -254,11 +250,11 @@ def poll_signals(request: HttpRequest, agency_slug: str, poll_slug: str) -> Http
         "poll": poll,
         "rows": rows,
         "flagged": sum(1 for cluster in clusters if cluster.flagged),
-        "threshold": signals.score_threshold(),
-        "min_cluster_voters": signals.min_cluster_voters(),
+        "threshold": fraud_signals.score_threshold(),
+        "min_cluster_voters": fraud_signals.min_cluster_voters(),
         "can_write": can_write,
         "final": final,
-        "has_mfa": lifecycle.has_mfa(request.user),
+        "has_mfa": has_mfa(request.user),
         "requests": requests,
         "pending": InvalidationRequestState.PENDING,
     }
@@ -281,7 +277,7 @@ def invalidation_create(request: HttpRequest, agency_slug: str, poll_slug: str) 
             invalidation = review.invalidation_request(
                 poll=poll, actor=request.user, ip_address=request.client_ip, **form.review_data()
             )
-        except PollChangeRefused as refusal:
+        except DomainError as refusal:
             _show_refusal(request, refusal)
         else:
             if invalidation.state == InvalidationRequestState.PENDING:
@@ -316,7 +312,7 @@ def invalidation_decide(
     try:
         invalidation = agency_selectors.invalidation_request_of(poll=poll, request_id=request_id)
         decide(request=invalidation, actor=request.user, ip_address=request.client_ip)
-    except PollChangeRefused as refusal:
+    except DomainError as refusal:
         _show_refusal(request, refusal)
     else:
         messages.success(request, done)

@@ -1,20 +1,18 @@
-"""Publishing a closed poll: the bulletin board, the results that follow from it, and
-their signature, frozen together in one transaction."""
+"""Publishing a closed poll: the agency's act that freezes the bulletin board, the
+results that follow from it and their signature (``polls.snapshots``) in one
+transaction."""
 
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
+from accounts.permissions import check_agency_action
 from accounts.services import audit_record
-from polls.bulletin import board_digest, board_document, board_json
-from polls.checkpoints import checkpoint_create
 from polls.errors import PollChangeRefused
-from polls.lifecycle import check_member, check_mfa
 from polls.models import Poll, PollState, PollStatus, ResultSnapshot
-from polls.signing import sign_results
+from polls.snapshots import snapshot_build
 from polls.tally import tally_refresh
-from polls.tally_math import results_from_board
+from voting.errors import Code
 
 
 def poll_publish(*, poll: Poll, actor: User, ip_address: str | None = None) -> ResultSnapshot:
@@ -26,15 +24,15 @@ def poll_publish(*, poll: Poll, actor: User, ip_address: str | None = None) -> R
     PollChangeRefused: ``not_found``, ``permission_denied``, ``mfa_required``,
     ``invalid_transition`` (not closed), ``ballots_quarantined``.
     """
-    check_member(actor=actor, agency=poll.agency, least=Role.MANAGER)
-    check_mfa(actor=actor)
-    with transaction.atomic():
+    check_agency_action(user=actor, agency=poll.agency, least=Role.MANAGER, mfa=True)
+    # Durable: the publisher is told "published" only once the snapshot is committed.
+    with transaction.atomic(durable=True):
         poll = Poll.objects.select_for_update().select_related("agency").get(pk=poll.pk)
         if poll.status != PollStatus.CLOSED:
-            raise PollChangeRefused("invalid_transition", _("Only a closed poll can be published."))
+            raise PollChangeRefused(Code.INVALID_TRANSITION, _("Only a closed poll can be published."))
         if poll.ballots.filter(status="quarantined").exists():
             raise PollChangeRefused(
-                "ballots_quarantined",
+                Code.BALLOTS_QUARANTINED,
                 _("Some ballots are still quarantined: count or invalidate them before publishing."),
             )
         snapshot = snapshot_build(poll=poll)
@@ -56,23 +54,3 @@ def poll_publish(*, poll: Poll, actor: User, ip_address: str | None = None) -> R
         )
     tally_refresh(poll=poll)
     return snapshot
-
-
-def snapshot_build(*, poll: Poll) -> ResultSnapshot:
-    """Freeze board, results and signature (inside the caller's transaction)."""
-    now = timezone.now()
-    checkpoint_create(poll=poll)
-    document = board_document(poll=poll, published_at=now.isoformat())
-    text = board_json(document)
-    digest = board_digest(text)
-    results = results_from_board(document)
-    results.update(updated_at=now.isoformat().replace("+00:00", "Z"), digest=digest)
-    results["signature"] = sign_results(results)
-    return ResultSnapshot.objects.create(
-        poll=poll,
-        created_at=now,
-        results=results,
-        board_json=text,
-        board_digest=digest,
-        signature=results["signature"],
-    )

@@ -6,7 +6,7 @@ queries over the poll's ballots (``values().annotate()``), and cached for
 ``FRAUD_SIGNALS_CACHE_SECONDS`` (60 s) under the poll and its latest ballot id, so a
 new ballot makes the next look fresh while a reviewer's reloads cost nothing.
 A score never changes a ballot: only a manager's invalidation request does
-(polls/review.py). See docs/anti-fraud-signals.md for the reasoning.
+(polls/agency/review.py). See docs/anti-fraud-signals.md for the reasoning.
 
 Clusters
     ``network``: ballots with one ``client_network`` (/24 for IPv4, /64 for IPv6).
@@ -71,48 +71,45 @@ KEY_FIELD = {NETWORK: "client_network", FINGERPRINT: "client_fingerprint"}
 # The other dimension a cluster is checked for concentration on.
 OTHER_FIELD = {NETWORK: "client_fingerprint", FINGERPRINT: "client_network"}
 
-DEFAULT_WEIGHTS = {"new": 0.30, "signup": 0.25, "shared": 0.20, "burst": 0.15, "one_ip": 0.10}
 TOP_IPS = 5
 
 
-def _setting(name: str, default):
-    return getattr(settings, name, default)
-
-
+# Read at call time, so that tests and deployments can override them (voting/settings.py
+# gives each one its reason).
 def score_threshold() -> float:
-    return float(_setting("FRAUD_SCORE_THRESHOLD", 0.6))
+    return float(settings.FRAUD_SCORE_THRESHOLD)
 
 
 def min_cluster_voters() -> int:
-    return int(_setting("FRAUD_MIN_CLUSTER_VOTERS", 10))
+    return int(settings.FRAUD_MIN_CLUSTER_VOTERS)
 
 
 def list_min_voters() -> int:
-    return int(_setting("FRAUD_LIST_MIN_VOTERS", 3))
+    return int(settings.FRAUD_LIST_MIN_VOTERS)
 
 
 def max_clusters() -> int:
-    return int(_setting("FRAUD_MAX_CLUSTERS", 50))
+    return int(settings.FRAUD_MAX_CLUSTERS)
 
 
 def new_account_age() -> timedelta:
-    return _setting("FRAUD_NEW_ACCOUNT_AGE", timedelta(hours=24))
+    return settings.FRAUD_NEW_ACCOUNT_AGE
 
 
 def signup_window() -> timedelta:
-    return _setting("FRAUD_SIGNUP_WINDOW", timedelta(minutes=60))
+    return settings.FRAUD_SIGNUP_WINDOW
 
 
 def burst_window_minutes() -> int:
-    return int(_setting("FRAUD_BURST_WINDOW_MINUTES", 10))
+    return int(settings.FRAUD_BURST_WINDOW_MINUTES)
 
 
 def score_weights() -> dict[str, float]:
-    return {**DEFAULT_WEIGHTS, **_setting("FRAUD_SCORE_WEIGHTS", {})}
+    return dict(settings.FRAUD_SCORE_WEIGHTS)
 
 
 def cache_seconds() -> int:
-    return int(_setting("FRAUD_SIGNALS_CACHE_SECONDS", 60))
+    return int(settings.FRAUD_SIGNALS_CACHE_SECONDS)
 
 
 @dataclass(frozen=True)

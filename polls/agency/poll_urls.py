@@ -1,14 +1,14 @@
-"""``/agency/<agency_slug>/polls/``: the agency's poll pages (polls/agency_views.py)."""
+"""``/agency/<agency_slug>/polls/``: the agency's poll pages (polls/agency/views.py)."""
 
 from django.urls import path
 
-from polls import agency_views
+from polls.agency import views as agency_views
 
 app_name = "polls"
 
 urlpatterns = [
     path("", agency_views.poll_list, name="list"),
-    # "new" is a reserved slug (polls.lifecycle.RESERVED_SLUGS), so no poll hides this page.
+    # "new" is a reserved slug (polls.agency.rules.RESERVED_SLUGS), so no poll hides this page.
     path("new/", agency_views.poll_create, name="create"),
     path("<slug:poll_slug>/", agency_views.poll_detail, name="detail"),
     path("<slug:poll_slug>/edit/", agency_views.poll_edit, name="edit"),

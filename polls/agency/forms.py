@@ -9,7 +9,8 @@ from django_countries import countries
 
 from accounts.timezones import time_zone_choices
 from accounts.verification import VerificationLevel
-from polls.lifecycle import OPTION_METADATA_FIELDS, POLL_TEXT_FIELDS, VOTER_LEVELS
+from polls.agency.fraud_signals import KINDS
+from polls.agency.rules import OPTION_METADATA_FIELDS, POLL_TEXT_FIELDS, VOTER_LEVELS
 from polls.models import (
     MAX_OPTIONS,
     MAX_VOTES_PER_PERIOD,
@@ -20,7 +21,6 @@ from polls.models import (
     ResultsVisibility,
     VotingMethod,
 )
-from polls.signals import KINDS
 
 LOCAL_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 

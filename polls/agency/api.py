@@ -1,8 +1,8 @@
 """The agency API (``/api/v1/agency/``): create, run and publish polls, read their
 fraud signals and review ballots (four eyes).
 
-Each view is thin: an input serializer parses, one function of ``polls.lifecycle``
-decides and writes, an output serializer answers. Refusals are PollChangeRefused and
+Each view is thin: an input serializer parses, one service of ``polls.agency``
+decides and writes, an output serializer answers. Refusals are DomainErrors and
 leave as ``{"code", "detail"}`` through ``voting.errors.api_exception_handler``.
 """
 
@@ -18,7 +18,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from polls import agency_selectors, lifecycle, publishing, review, signals
+from polls.agency import fraud_signals, lifecycle, options, publishing, review, rules
+from polls.agency import selectors as agency_selectors
 from polls.errors import PollChangeRefused
 from polls.models import (
     MAX_OPTIONS,
@@ -32,7 +33,7 @@ from polls.models import (
     ResultsVisibility,
     VotingMethod,
 )
-from voting.errors import ErrorSerializer
+from voting.errors import Code, ErrorSerializer
 from voting.ratelimits import rate_limited
 
 # Scopes in settings.RATE_LIMITS: writes are generous for people at work but tight
@@ -84,7 +85,7 @@ class AgencyOptionOutputSerializer(serializers.ModelSerializer):
     def to_representation(self, option: Option) -> dict:
         data = super().to_representation(option)
         kind = option.poll.kind
-        keep = {"id", "label", "description", "position", *lifecycle.OPTION_METADATA_FIELDS.get(kind, ())}
+        keep = {"id", "label", "description", "position", *rules.OPTION_METADATA_FIELDS.get(kind, ())}
         if kind == PollKind.DESIGN:
             keep.add("image")
         return {name: value for name, value in data.items() if name in keep}
@@ -151,9 +152,9 @@ class AgencyPollInputSerializer(serializers.Serializer):
     max_choices = serializers.IntegerField(min_value=1, max_value=MAX_OPTIONS, required=False)
     votes_per_period = serializers.IntegerField(min_value=1, max_value=MAX_VOTES_PER_PERIOD, required=False)
     period = serializers.ChoiceField(choices=Period.choices, required=False)
-    least_verification = serializers.ChoiceField(choices=lifecycle.VOTER_LEVELS, required=False)
+    least_verification = serializers.ChoiceField(choices=rules.VOTER_LEVELS, required=False)
     least_account_age_days = serializers.IntegerField(min_value=0, max_value=3650, required=False)
-    # ISO 3166-1 alpha-2 codes; polls.lifecycle refuses unknown ones, naming them.
+    # ISO 3166-1 alpha-2 codes; polls.agency.lifecycle refuses unknown ones, naming them.
     allowed_countries = serializers.ListField(
         child=serializers.CharField(min_length=2, max_length=2), required=False, max_length=300
     )
@@ -223,10 +224,12 @@ class AgencyAuditEntryOutputSerializer(serializers.Serializer):
 
 # A pattern rather than an enum: drf-spectacular names enums after their field, and
 # "kind" already names the enum of poll kinds.
-@extend_schema_field({"type": "string", "pattern": f"^({'|'.join(signals.KINDS)})$", "example": "network"})
+@extend_schema_field(
+    {"type": "string", "pattern": f"^({'|'.join(fraud_signals.KINDS)})$", "example": "network"}
+)
 class ClusterKindField(serializers.ChoiceField):
     def __init__(self, **kwargs):
-        super().__init__(choices=signals.KINDS, **kwargs)
+        super().__init__(choices=fraud_signals.KINDS, **kwargs)
 
 
 class ClusterIpOutputSerializer(serializers.Serializer):
@@ -236,7 +239,7 @@ class ClusterIpOutputSerializer(serializers.Serializer):
 
 
 class ClusterOutputSerializer(serializers.Serializer):
-    """One fraud-signal cluster; polls/signals.py documents every figure."""
+    """One fraud-signal cluster; polls/agency/fraud_signals.py documents every figure."""
 
     kind = ClusterKindField()
     key = serializers.CharField()
@@ -349,7 +352,7 @@ def _poll_answer(request, poll: Poll, status_code: int = status.HTTP_200_OK) -> 
 def _option_of(poll: Poll, option_id: int) -> Option:
     option = poll.options.filter(pk=option_id).first()
     if option is None:
-        raise PollChangeRefused("not_found", _("Not found."))
+        raise PollChangeRefused(Code.NOT_FOUND, _("Not found."))
     option.poll = poll
     return option
 
@@ -435,7 +438,7 @@ class OptionListView(AgencyView):
         serializer = AgencyOptionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data, image = serializer.split()
-        option = lifecycle.option_add(
+        option = options.option_add(
             poll=poll, actor=request.user, data=data, image=image, ip_address=request.client_ip
         )
         option.poll = poll
@@ -462,7 +465,7 @@ class OptionDetailView(AgencyView):
         serializer = AgencyOptionInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         data, image = serializer.split()
-        option = lifecycle.option_update(
+        option = options.option_update(
             option=option, actor=request.user, data=data, image=image, ip_address=request.client_ip
         )
         option.poll = poll
@@ -471,7 +474,7 @@ class OptionDetailView(AgencyView):
     @extend_schema(summary="Remove an option from a draft poll", responses={204: None, **REFUSALS})
     def delete(self, request, slug: str, option_id: int):
         poll = agency_selectors.poll_of_member(user=request.user, slug=slug)
-        lifecycle.option_remove(
+        options.option_remove(
             option=_option_of(poll, option_id), actor=request.user, ip_address=request.client_ip
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -566,9 +569,9 @@ class PollSignalsView(AgencyView):
         review.check_reviewer(poll=poll, actor=request.user)
         answer = {
             "poll": poll.slug,
-            "threshold": signals.score_threshold(),
-            "min_cluster_voters": signals.min_cluster_voters(),
-            "clusters": signals.poll_signals(poll=poll),
+            "threshold": fraud_signals.score_threshold(),
+            "min_cluster_voters": fraud_signals.min_cluster_voters(),
+            "clusters": fraud_signals.poll_signals(poll=poll),
         }
         return Response(SignalsOutputSerializer(answer).data)
 

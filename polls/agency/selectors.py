@@ -1,13 +1,14 @@
 """Reads for agency staff: their agencies' polls, turnout, invalidation requests, the
-audit log. (Fraud signals are reads too; they live in polls/signals.py.)"""
+audit log. (Fraud signals are reads too; they live in polls/agency/fraud_signals.py.)"""
 
 from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 
 from accounts.models import Agency, AuditLogEntry, User
-from accounts.selectors import membership_of
+from accounts.permissions import agency_of_member as agency_and_membership
 from polls.errors import PollChangeRefused
 from polls.models import Ballot, InvalidationRequest, Poll
+from voting.errors import Code
 
 
 def polls_of_member(*, user: User, agency: Agency | None = None) -> QuerySet[Poll]:
@@ -21,9 +22,7 @@ def polls_of_member(*, user: User, agency: Agency | None = None) -> QuerySet[Pol
 def agency_of_member(*, user: User, slug: str) -> Agency:
     """The agency with that slug if the user is a member; ``not_found`` otherwise, so
     that nobody learns which agencies exist."""
-    agency = Agency.objects.filter(slug=slug).first()
-    if agency is None or membership_of(user=user, agency=agency) is None:
-        raise PollChangeRefused("not_found", _("Not found."))
+    agency, _membership = agency_and_membership(user=user, slug=slug)
     return agency
 
 
@@ -37,7 +36,7 @@ def poll_of_member(*, user: User, slug: str) -> Poll:
         .first()
     )
     if poll is None:
-        raise PollChangeRefused("not_found", _("Not found."))
+        raise PollChangeRefused(Code.NOT_FOUND, _("Not found."))
     return poll
 
 
@@ -68,6 +67,6 @@ def invalidation_request_of(*, poll: Poll, request_id: int) -> InvalidationReque
     """One of the poll's requests; raises PollChangeRefused ``not_found`` otherwise."""
     request = invalidation_requests_of(poll=poll).filter(pk=request_id).first()
     if request is None:
-        raise PollChangeRefused("not_found", _("Not found."))
+        raise PollChangeRefused(Code.NOT_FOUND, _("Not found."))
     request.poll = poll
     return request

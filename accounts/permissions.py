@@ -1,0 +1,79 @@
+"""Who may act on an agency: asked by pages, API and services alike, answered here.
+
+An agency's staff are its members, each with a role; roles further up include those
+below (owner > manager > analyst). Actions that change what fans see or how they are
+counted (schedule, close, cancel, publish, review ballots) also need MFA.
+
+Outsiders get ``not_found``: an agency never learns about another agency's polls, and
+nobody learns which agencies exist. Members below the role get ``permission_denied``,
+members without MFA ``mfa_required``.
+"""
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.errors import AgencyActionRefused
+from accounts.models import Agency, Membership, Role, User
+from voting.errors import Code
+
+# What each role may do; roles further up include those below.
+ROLE_RANK = {Role.ANALYST: 0, Role.MANAGER: 1, Role.OWNER: 2}
+
+REFUSAL_BELOW_ROLE = {
+    Role.MANAGER: gettext_lazy("Your role may only read this agency's polls."),
+    Role.OWNER: gettext_lazy("Only an owner can do this."),
+}
+
+
+def membership_of(*, user: User, agency: Agency) -> Membership | None:
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(user=user, agency=agency).first()
+
+
+def role_at_least(membership: Membership | None, least: Role) -> bool:
+    return membership is not None and ROLE_RANK[Role(membership.role)] >= ROLE_RANK[least]
+
+
+def has_role(*, user: User, agency: Agency, least: Role) -> bool:
+    return role_at_least(membership_of(user=user, agency=agency), least)
+
+
+def has_mfa(user: User) -> bool:
+    """MFA is on when the user has a TOTP or WebAuthn authenticator (recovery codes
+    alone are a fallback, not a second factor)."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.utils import is_mfa_enabled
+
+    return user.is_authenticated and is_mfa_enabled(
+        user, types=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
+    )
+
+
+def check_agency_action(
+    *, user: User, agency: Agency, least: Role, mfa: bool = False, denied_detail: str = ""
+) -> Membership:
+    """The user's membership when they may act on the agency with role ``least`` (and
+    MFA when ``mfa``). Raises AgencyActionRefused: ``not_found``,
+    ``permission_denied`` (with ``denied_detail`` when given), ``mfa_required``."""
+    membership = membership_of(user=user, agency=agency)
+    if membership is None:
+        raise AgencyActionRefused(Code.NOT_FOUND, _("Not found."))
+    if not role_at_least(membership, least):
+        detail = denied_detail or REFUSAL_BELOW_ROLE.get(least) or _("Your role does not allow this.")
+        raise AgencyActionRefused(Code.PERMISSION_DENIED, str(detail))
+    if mfa and not has_mfa(user):
+        raise AgencyActionRefused(
+            Code.MFA_REQUIRED,
+            _("Turn on two-factor authentication (an authenticator app or a security key) first."),
+        )
+    return membership
+
+
+def agency_of_member(*, user: User, slug: str) -> tuple[Agency, Membership]:
+    """The agency with that slug and the user's membership in it; ``not_found``
+    (AgencyActionRefused) for anyone else."""
+    agency = Agency.objects.filter(slug=slug).first()
+    if agency is None:
+        raise AgencyActionRefused(Code.NOT_FOUND, _("Not found."))
+    return agency, check_agency_action(user=user, agency=agency, least=Role.ANALYST)
