@@ -44,3 +44,63 @@ def ballot_choices_build(*, poll: Poll, ballot: Ballot, option_ids: Sequence[int
         BallotChoice(poll=poll, ballot=ballot, option_id=option_id, rank=index + 1 if ranked else 1)
         for index, option_id in enumerate(option_ids)
     ]
+
+
+# ------------------------------------------------------------------ one statement (PostgreSQL)
+
+# The poll row as the database holds it when the statement runs, not as a worker's
+# cache remembers it, must be open at the ballot's cast_at: whatever the cache believes,
+# no ballot enters after closes_at, an early close or a cancellation.
+OPEN_POLL_SQL = """
+    SELECT id FROM polls_poll
+    WHERE id = %s AND state = 'scheduled' AND opens_at <= %s AND closes_at > %s
+      AND (closed_early_at IS NULL OR closed_early_at > %s)
+"""
+
+
+def _insert_parts(instance, connection) -> tuple[str, list[str], list]:
+    """Table, columns and database values of an unsaved model row, as Django would
+    insert it (every concrete field but the automatic primary key)."""
+    fields = [field for field in instance._meta.concrete_fields if not field.primary_key]
+    columns = [connection.ops.quote_name(field.column) for field in fields]
+    values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+    return connection.ops.quote_name(instance._meta.db_table), columns, values
+
+
+def ballot_insert_statement(
+    *, ballot: Ballot, option_ids: Sequence[int], answer=None, connection
+) -> tuple[str, list]:
+    """One data-modifying statement that inserts the ballot, its choices and (``answer``,
+    an unsaved IdempotentAnswer) the answer to replay, only if the poll's row is open
+    at the ballot's ``cast_at``. It returns the ballot's id once per choice, or no row when the
+    poll is not open. Being one statement, it is its own transaction in autocommit:
+    one round trip, and the unique indexes refuse a second ballot or key."""
+    # Only identifiers from the models and placeholders are formatted into the text;
+    # every value travels as a parameter.
+    table, columns, values = _insert_parts(ballot, connection)
+    placeholders = ", ".join(["%s"] * len(values))
+    sql = [
+        f"WITH open_poll AS ({OPEN_POLL_SQL}),",
+        f" new_ballot AS (INSERT INTO {table} ({', '.join(columns)})"
+        f" SELECT {placeholders} FROM open_poll RETURNING id)",
+    ]
+    moment = ballot._meta.get_field("cast_at").get_db_prep_save(ballot.cast_at, connection)
+    params = [ballot.poll_id, moment, moment, moment, *values]
+    if answer is not None:
+        answer_table, answer_columns, answer_values = _insert_parts(answer, connection)
+        sql.append(
+            f", new_answer AS (INSERT INTO {answer_table} ({', '.join(answer_columns)})"
+            f" SELECT {', '.join(['%s'] * len(answer_values))} FROM open_poll)"
+        )
+        params += answer_values
+    choices = ballot_choices_build(poll=ballot.poll, ballot=ballot, option_ids=option_ids)
+    rows = ", ".join(["(%s::integer, %s::smallint)"] * len(choices))
+    sql.append(
+        " INSERT INTO polls_ballotchoice (poll_id, ballot_id, option_id, rank)"
+        f" SELECT %s, new_ballot.id, choice.option_id, choice.rank FROM new_ballot,"
+        f" (VALUES {rows}) AS choice(option_id, rank) RETURNING ballot_id"
+    )
+    params.append(ballot.poll_id)
+    for choice in choices:
+        params += [choice.option_id, choice.rank]
+    return "".join(sql), params

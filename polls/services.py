@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from polls.ballots import ballot_build, ballot_choices_build
+from polls.ballots import ballot_build, ballot_choices_build, ballot_insert_statement
 from polls.eligibility import check_voter_eligible
 from polls.errors import VoteRefused
 from polls.models import Ballot, BallotChoice, IdempotentAnswer, Option, Poll, PollStatus
@@ -90,73 +90,79 @@ def ballot_cast(
     """Cast one ballot and answer with its receipt.
 
     The ballot, its choices and (with an ``idempotency_key``) the answer to replay
-    are written in one short transaction; the answer is given only after it commits.
-    Raises VoteRefused (nothing written). A retry with the same key returns the first
-    answer; the same key with other choices is refused as ``idempotency_key_reused``.
+    are written in one transaction (one statement on PostgreSQL); the answer is given
+    only after it commits. Raises VoteRefused (nothing written). A retry with the same
+    key returns the first answer; the same key with other choices is refused as
+    ``idempotency_key_reused``.
     """
-    fingerprint = _request_fingerprint(poll, choices)
-    if idempotency_key:
-        replay = _idempotent_replay(poll=poll, voter=voter, key=idempotency_key, fingerprint=fingerprint)
-        if replay is not None:
-            return replay
-
     now = timezone.now()
-    options = check_ballot_cast(poll=poll, voter=voter, choices=choices, moment=now)
-    receipt = receipt_new()
-    body = {
-        "receipt": receipt,
-        "poll": poll.slug,
-        "choices": [option.pk for option in options],
-        "cast_at": now.isoformat().replace("+00:00", "Z"),
-    }
     try:
-        # Durable: a vote is acknowledged only after its own commit, never inside a
-        # caller's transaction that could still roll it back.
-        with transaction.atomic(durable=True):
-            if idempotency_key:
-                # Claims the key first: a concurrent retry blocks on this row's unique
-                # index until we commit, then replays our answer.
-                IdempotentAnswer.objects.create(
-                    poll=poll,
-                    voter=voter,
-                    key=idempotency_key,
-                    request_fingerprint=fingerprint,
-                    status_code=HTTPStatus.CREATED,
-                    body=body,
-                    created_at=now,
-                )
-            ballot = _ballot_insert(
+        options = check_ballot_cast(poll=poll, voter=voter, choices=choices, moment=now)
+        receipt = receipt_new()
+        body = {
+            "receipt": receipt,
+            "poll": poll.slug,
+            "choices": [option.pk for option in options],
+            "cast_at": now.isoformat().replace("+00:00", "Z"),
+        }
+        answer = None
+        if idempotency_key:
+            answer = IdempotentAnswer(
                 poll=poll,
                 voter=voter,
-                moment=now,
-                receipt=receipt,
-                client_ip=client_ip,
-                client_fingerprint=client_fingerprint,
+                key=idempotency_key,
+                request_fingerprint=_request_fingerprint(poll, choices),
+                status_code=HTTPStatus.CREATED,
+                body=body,
+                created_at=now,
             )
-            BallotChoice.objects.bulk_create(
-                ballot_choices_build(poll=poll, ballot=ballot, option_ids=[option.pk for option in options])
-            )
-    except IntegrityError:
+        _ballot_write(
+            poll=poll,
+            voter=voter,
+            option_ids=body["choices"],
+            moment=now,
+            receipt=receipt,
+            answer=answer,
+            client_ip=client_ip,
+            client_fingerprint=client_fingerprint,
+        )
+    except (VoteRefused, IntegrityError):
+        # A retry of a vote that was answered gets that answer, whatever refuses it now
+        # (the allowance it used up, the key it claimed, the poll closed since).
         if idempotency_key:
-            replay = _idempotent_replay(poll=poll, voter=voter, key=idempotency_key, fingerprint=fingerprint)
+            replay = _idempotent_replay(
+                poll=poll, voter=voter, key=idempotency_key, fingerprint=_request_fingerprint(poll, choices)
+            )
             if replay is not None:
                 return replay
         raise
     return VoteAnswer(status_code=HTTPStatus.CREATED, body=body)
 
 
-def _ballot_insert(
-    *, poll: Poll, voter, moment: datetime, receipt: str, client_ip: str | None, client_fingerprint: str
-) -> Ballot:
-    """Insert into the first free slot of the voter's period, or refuse.
+def _ballot_write(
+    *,
+    poll: Poll,
+    voter,
+    option_ids: list[int],
+    moment: datetime,
+    receipt: str,
+    answer: IdempotentAnswer | None,
+    client_ip: str | None,
+    client_fingerprint: str,
+) -> None:
+    """Write the ballot into the first free slot of the voter's period, or refuse.
 
     The unique (poll, voter, period, slot) index decides: each attempt either takes a
     slot or hits a row someone else committed, so there is no read-then-write race
-    and no lock on a shared row. With several slots, a savepoint per attempt keeps
-    the transaction usable after a conflict.
+    and no lock on a shared row.
     """
-
-    def insert(slot: int) -> Ballot:
+    if poll.votes_per_period == 1:
+        slots = [0]
+    else:
+        # Start at the first slot likely free; wrap around for gaps left by rollbacks.
+        used = Ballot.objects.filter(poll=poll, voter=voter, period=poll.period_of(moment)).count()
+        slots = list(range(used, poll.votes_per_period)) + list(range(min(used, poll.votes_per_period)))
+    for slot in slots:
         ballot = ballot_build(
             poll=poll,
             voter=voter,
@@ -166,25 +172,70 @@ def _ballot_insert(
             client_ip=client_ip,
             client_fingerprint=client_fingerprint,
         )
-        ballot.save(force_insert=True)
-        return ballot
-
-    if poll.votes_per_period == 1:
-        # One slot: a conflict ends the transaction anyway, so no savepoint is needed.
         try:
-            return insert(0)
+            written = _ballot_insert(ballot=ballot, option_ids=option_ids, answer=answer)
         except IntegrityError as conflict:
-            raise VoteRefused(Code.ALREADY_VOTED, _already_voted_detail(poll)) from conflict
-    # Start at the first slot likely free; wrap around for gaps left by rollbacks.
-    used = Ballot.objects.filter(poll=poll, voter=voter, period=poll.period_of(moment)).count()
-    slots = list(range(used, poll.votes_per_period)) + list(range(min(used, poll.votes_per_period)))
-    for slot in slots:
-        try:
-            with transaction.atomic():
-                return insert(slot)
-        except IntegrityError:
-            continue
+            if _constraint_of(conflict) == SLOT_CONSTRAINT:
+                continue
+            raise
+        if not written:
+            raise _not_open_refusal(poll)
+        return
     raise VoteRefused(Code.ALREADY_VOTED, _already_voted_detail(poll))
+
+
+SLOT_CONSTRAINT = "polls_ballot_one_per_slot"
+
+
+def _ballot_insert(*, ballot: Ballot, option_ids: list[int], answer: IdempotentAnswer | None) -> bool:
+    """Insert ballot, choices and answer as one transaction; False when the poll is not
+    open by the database's clock (PostgreSQL) and nothing was written."""
+    if connection.in_atomic_block:
+        # Durable: only a test's own transaction may hold ours (as a savepoint); any
+        # other caller's transaction could still roll back an acknowledged vote.
+        with transaction.atomic(durable=True):
+            return _ballot_insert_now(ballot=ballot, option_ids=option_ids, answer=answer)
+    return _ballot_insert_now(ballot=ballot, option_ids=option_ids, answer=answer)
+
+
+def _ballot_insert_now(*, ballot: Ballot, option_ids: list[int], answer: IdempotentAnswer | None) -> bool:
+    if connection.vendor == "postgresql":
+        # One statement in autocommit: one round trip, and its own transaction.
+        sql, params = ballot_insert_statement(
+            ballot=ballot, option_ids=option_ids, answer=answer, connection=connection
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return bool(cursor.fetchall())
+    # Embedded default (SQLite, one writer): the same rows through the ORM.
+    with transaction.atomic(durable=not connection.in_atomic_block):
+        if answer is not None:
+            answer.save(force_insert=True)
+        ballot.save(force_insert=True)
+        BallotChoice.objects.bulk_create(
+            ballot_choices_build(poll=ballot.poll, ballot=ballot, option_ids=option_ids)
+        )
+    return True
+
+
+def _constraint_of(conflict: IntegrityError) -> str:
+    """The name of the constraint a write hit (PostgreSQL), or "" when unknown."""
+    diagnostics = getattr(conflict.__cause__, "diag", None)
+    if diagnostics is not None and diagnostics.constraint_name:
+        return diagnostics.constraint_name
+    # SQLite names the columns instead: the slot index is the one on voter and slot.
+    message = str(conflict)
+    return SLOT_CONSTRAINT if "polls_ballot.slot" in message else ""
+
+
+def _not_open_refusal(poll: Poll) -> VoteRefused:
+    """Why the database refused a ballot its open check let through: a cache was stale."""
+    fresh = Poll.objects.get(pk=poll.pk)
+    try:
+        check_poll_open(poll=fresh, moment=timezone.now())
+    except VoteRefused as refusal:
+        return refusal
+    return VoteRefused(Code.POLL_CLOSED, _("This poll is closed."))
 
 
 def _already_voted_detail(poll: Poll) -> str:
