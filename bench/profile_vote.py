@@ -7,7 +7,7 @@ pyinstrument, and prints the profile's top and the SQL and Redis round trips of 
 vote. Not a speed figure (that is ``make bench``): where the time goes.
 """
 
-# ruff: noqa: E402, S311
+# ruff: noqa: E402
 
 import os
 import sys
@@ -26,7 +26,7 @@ os.environ.setdefault("RATE_LIMITS", '{"vote": [["account", "100000/m"], ["netwo
 
 import subprocess
 
-subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", "encore_profile"], capture_output=True)  # noqa: S603, S607
+subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", "encore_profile"], capture_output=True)  # noqa: S607
 
 import django
 

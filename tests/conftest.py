@@ -1,7 +1,7 @@
 import pytest
 from django.core.cache import cache
 
-from tests.factories import AgencyFactory, MembershipFactory, UserFactory
+from tests.factories import AgencyFactory, MembershipFactory, PollFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
@@ -13,6 +13,12 @@ def _fast_passwords_and_clean_cache(settings):
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def media_in_tmp(settings, tmp_path):
+    # Uploaded design images go to a directory of this test's own, not the media root.
+    settings.MEDIA_ROOT = tmp_path
 
 
 @pytest.fixture
@@ -33,3 +39,19 @@ def owner(agency):
 @pytest.fixture
 def manager(agency):
     return MembershipFactory(agency=agency, role="manager").user
+
+
+@pytest.fixture
+def analyst(agency):
+    return MembershipFactory(agency=agency, role="analyst").user
+
+
+@pytest.fixture
+def manager_client(client, manager):
+    client.force_login(manager)
+    return client
+
+
+@pytest.fixture
+def poll(agency):
+    return PollFactory(agency=agency)

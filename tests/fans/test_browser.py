@@ -19,12 +19,12 @@ from playwright.sync_api import Page, expect, sync_playwright
 from polls.models import Ballot, BallotChoice, VotingMethod
 from polls.receipts import ALPHABET, receipt_hash
 from tests.factories import TEST_PASSWORD, PollFactory, UserFactory
+from tests.helpers import FAN_PASSWORD as PASSWORD
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 NARROW_PHONE = {"viewport": {"width": 360, "height": 780}, "is_mobile": True, "has_touch": True}
-PASSWORD = "a-long-fan-passphrase-2026"
 CODE_CHAR = f"[{re.escape(ALPHABET)}]"
 # 26 characters in groups of five (polls/receipts.py): XXXXX-XXXXX-XXXXX-XXXXX-XXXXX-X
 RECEIPT_PATTERN = re.compile(rf"^{CODE_CHAR}{{5}}(?:-{CODE_CHAR}{{5}}){{4}}-{CODE_CHAR}$")

@@ -1,6 +1,5 @@
 """Fraud signals per poll: clusters by network and fingerprint, scored and flagged."""
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 
@@ -8,69 +7,16 @@ import pytest
 from django.utils import timezone
 
 from polls.agency.fraud_signals import FINGERPRINT, NETWORK, busiest_window, cluster_score, poll_signals
-from polls.models import Ballot, Poll
 from polls.services import ballot_cast
-from tests.factories import MembershipFactory, PollFactory, UserFactory, mfa_enable
+from tests.factories import MembershipFactory, UserFactory, mfa_enable
+from tests.helpers import AGENCY_API as API
+from tests.helpers import FARM_FINGERPRINT, FARM_NETWORK, cast_clean_crowd, cast_farm, fingerprint
 
 pytestmark = pytest.mark.django_db
-
-API = "/api/v1/agency"
-FARM_NETWORK = "203.0.113.0/24"
-FARM_FINGERPRINT = hashlib.sha256(b"headless bot 1.0").hexdigest()
-
-
-def fingerprint(label: str) -> str:
-    return hashlib.sha256(label.encode()).hexdigest()
-
-
-def cast_farm(poll: Poll, size: int = 40, option: str = "Seoul") -> list[Ballot]:
-    """Accounts created minutes before voting, all from one /24 with one fingerprint."""
-    option_id = poll.options.get(label=option).pk
-    now = timezone.now()
-    ballots = []
-    for number in range(size):
-        voter = UserFactory(verified=True, date_joined=now - timedelta(minutes=30 - number % 30))
-        ballot_cast(
-            poll=poll,
-            voter=voter,
-            choices=[option_id],
-            client_ip=f"203.0.113.{number + 1}",
-            client_fingerprint=FARM_FINGERPRINT,
-        )
-        ballots.append(Ballot.objects.get(poll=poll, voter=voter))
-    return ballots
-
-
-def cast_clean_crowd(poll: Poll, size: int = 40, option: str = "Tokyo") -> list[Ballot]:
-    """Accounts weeks old, each on its own network, with a handful of common browsers."""
-    option_id = poll.options.get(label=option).pk
-    now = timezone.now()
-    ballots = []
-    for number in range(size):
-        voter = UserFactory(verified=True, date_joined=now - timedelta(days=20 + number, hours=number))
-        ballot_cast(
-            poll=poll,
-            voter=voter,
-            choices=[option_id],
-            client_ip=f"198.18.{number}.7",
-            client_fingerprint=fingerprint(f"common browser {number % 4}"),
-        )
-        ballots.append(Ballot.objects.get(poll=poll, voter=voter))
-    return ballots
 
 
 def cluster_of(clusters, kind: str, key: str):
     return next(cluster for cluster in clusters if cluster.kind == kind and cluster.key == key)
-
-
-@pytest.fixture
-def poll(agency):
-    return PollFactory(agency=agency)
-
-
-@pytest.fixture
-def analyst(agency):
-    return MembershipFactory(agency=agency, role="analyst").user
 
 
 @pytest.fixture

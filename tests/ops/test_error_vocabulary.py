@@ -4,19 +4,17 @@ voting/errors.py chooses an error status."""
 
 import re
 from http import HTTPStatus
-from pathlib import Path
 
 import pytest
 from django.http import HttpResponse
 from django.urls import path
 from rest_framework.views import APIView
 
+from tests.helpers import ROOT
 from voting import urls as site_urls
 from voting.errors import Code, DomainError
 
 pytestmark = pytest.mark.django_db
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 class RefusingApiView(APIView):

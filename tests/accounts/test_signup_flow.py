@@ -10,11 +10,10 @@ from django.urls import reverse
 from accounts.models import User
 from accounts.verification import VerificationLevel, verification_level_of
 from tests.factories import TEST_PASSWORD, UserFactory
+from tests.helpers import FAN_PASSWORD as PASSWORD
 from voting.bot_friction import form_stamp
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "a-long-fan-passphrase-2026"
 
 
 def sign_up(client, email: str):

@@ -4,15 +4,14 @@ import os
 import secrets
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tests.helpers import ROOT
 from voting.environment import production_problems
 
-ROOT = Path(__file__).resolve().parent.parent
 SIGNING_PEM = (
     Ed25519PrivateKey.generate()
     .private_bytes(

@@ -9,13 +9,10 @@ from django.urls import reverse
 from polls.models import Ballot, BallotChoice, VotingMethod
 from polls.receipts import receipt_hash
 from tests.factories import PollFactory
+from tests.helpers import option_ids
 from voting.bot_friction import form_stamp
 
 pytestmark = pytest.mark.django_db
-
-
-def option_ids(poll):
-    return list(poll.options.values_list("pk", flat=True))
 
 
 def post_vote(client, poll, fields: dict):

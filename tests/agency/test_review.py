@@ -4,7 +4,6 @@ from http import HTTPStatus
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from accounts.models import AuditLogEntry
 from polls.agency.publishing import poll_publish
@@ -13,11 +12,11 @@ from polls.errors import PollChangeRefused
 from polls.models import Ballot, BallotStatus, InvalidationRequest, Poll, PollState
 from polls.tally import tally_refresh
 from tests.factories import MembershipFactory, PollFactory, mfa_enable
-from tests.test_fraud_signals import FARM_NETWORK, cast_clean_crowd, cast_farm
+from tests.helpers import AGENCY_API as API
+from tests.helpers import FARM_NETWORK, cast_clean_crowd, cast_farm, close, post_json
 
 pytestmark = pytest.mark.django_db
 
-API = "/api/v1/agency"
 FARM_CLUSTER = {"kind": "network", "key": FARM_NETWORK}
 
 
@@ -26,11 +25,6 @@ def agency(agency):
     agency.invalidation_approval_threshold = 10
     agency.save(update_fields=["invalidation_approval_threshold"])
     return agency
-
-
-@pytest.fixture
-def poll(agency):
-    return PollFactory(agency=agency)
 
 
 @pytest.fixture
@@ -51,15 +45,6 @@ def signed_in(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-def post_json(client: Client, path: str, payload: dict | None = None):
-    return client.post(path, payload or {}, content_type="application/json")
-
-
-def close(poll: Poll) -> Poll:
-    Poll.objects.filter(pk=poll.pk).update(closed_early_at=timezone.now())
-    return Poll.objects.get(pk=poll.pk)
 
 
 def statuses(ballots: list[Ballot]) -> set[str]:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from polls.models import Ballot, BallotChoice, IdempotentAnswer, PollState, VotingMethod
 from polls.receipts import receipt_hash
 from tests.factories import PollFactory, UserFactory
+from tests.helpers import option_ids
 
 pytestmark = pytest.mark.django_db
 
@@ -22,10 +23,6 @@ def vote(client, poll, choices, user=None, **headers):
         content_type="application/json",
         headers=headers,
     )
-
-
-def option_ids(poll):
-    return list(poll.options.values_list("pk", flat=True))
 
 
 def assert_refused(response, status, code):

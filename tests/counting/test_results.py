@@ -4,10 +4,8 @@ import json
 import subprocess
 import sys
 from http import HTTPStatus
-from pathlib import Path
 
 import pytest
-from django.utils import timezone
 
 from polls.agency.publishing import poll_publish
 from polls.agency.review import ballots_set_status
@@ -17,9 +15,9 @@ from polls.recount import recount
 from polls.services import ballot_cast
 from polls.tally_math import instant_runoff
 from tests.factories import PollFactory, UserFactory, mfa_enable
+from tests.helpers import ROOT, close
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def cast_all(poll: Poll, picks: list[list[str]]) -> list[str]:
@@ -31,11 +29,6 @@ def cast_all(poll: Poll, picks: list[list[str]]) -> list[str]:
         ).body["receipt"]
         for labels in picks
     ]
-
-
-def close(poll: Poll) -> Poll:
-    Poll.objects.filter(pk=poll.pk).update(closed_early_at=timezone.now())
-    return Poll.objects.get(pk=poll.pk)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import urllib.error
 import urllib.request
 import uuid
 from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -24,9 +23,9 @@ from django.test import Client
 
 from polls.models import Ballot
 from tests.factories import PollFactory, UserFactory
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:

@@ -1,0 +1,102 @@
+"""Plain helpers that more than one test module uses. Fixtures live in conftest.py."""
+
+import hashlib
+import io
+from datetime import timedelta
+from pathlib import Path
+
+from django.test import Client
+from django.utils import timezone
+from PIL import Image
+
+from polls.models import Ballot, Poll
+from polls.services import ballot_cast
+from tests.factories import DraftPollFactory, UserFactory
+
+# The repository: working directory and PYTHONPATH of the subprocesses tests start.
+ROOT = Path(__file__).resolve().parent.parent
+
+AGENCY_API = "/api/v1/agency"
+
+# A passphrase the sign-up form's validators accept (factory users have TEST_PASSWORD).
+FAN_PASSWORD = "a-long-fan-passphrase-2026"
+
+# ------------------------------------------------------------------ requests
+
+
+def post_json(client: Client, path: str, payload: dict | None = None):
+    return client.post(path, payload or {}, content_type="application/json")
+
+
+def patch_json(client: Client, path: str, payload: dict):
+    return client.patch(path, payload, content_type="application/json")
+
+
+# ------------------------------------------------------------------ polls
+
+
+def option_ids(poll):
+    return list(poll.options.values_list("pk", flat=True))
+
+
+def close(poll: Poll) -> Poll:
+    Poll.objects.filter(pk=poll.pk).update(closed_early_at=timezone.now())
+    return Poll.objects.get(pk=poll.pk)
+
+
+def draft_without_options(agency, **kwargs) -> Poll:
+    poll = DraftPollFactory(agency=agency, **kwargs)
+    poll.options.all().delete()
+    return poll
+
+
+def png_bytes(size=(8, 8), image_format="PNG") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 90)).save(buffer, format=image_format)
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------------ a vote farm and a clean crowd
+
+FARM_NETWORK = "203.0.113.0/24"
+FARM_FINGERPRINT = hashlib.sha256(b"headless bot 1.0").hexdigest()
+
+
+def fingerprint(label: str) -> str:
+    return hashlib.sha256(label.encode()).hexdigest()
+
+
+def cast_farm(poll: Poll, size: int = 40, option: str = "Seoul") -> list[Ballot]:
+    """Accounts created minutes before voting, all from one /24 with one fingerprint."""
+    option_id = poll.options.get(label=option).pk
+    now = timezone.now()
+    ballots = []
+    for number in range(size):
+        voter = UserFactory(verified=True, date_joined=now - timedelta(minutes=30 - number % 30))
+        ballot_cast(
+            poll=poll,
+            voter=voter,
+            choices=[option_id],
+            client_ip=f"203.0.113.{number + 1}",
+            client_fingerprint=FARM_FINGERPRINT,
+        )
+        ballots.append(Ballot.objects.get(poll=poll, voter=voter))
+    return ballots
+
+
+def cast_clean_crowd(poll: Poll, size: int = 40, option: str = "Tokyo") -> list[Ballot]:
+    """Accounts weeks old, each on its own network, with a handful of common browsers."""
+    option_id = poll.options.get(label=option).pk
+    now = timezone.now()
+    ballots = []
+    for number in range(size):
+        voter = UserFactory(verified=True, date_joined=now - timedelta(days=20 + number, hours=number))
+        ballot_cast(
+            poll=poll,
+            voter=voter,
+            choices=[option_id],
+            client_ip=f"198.18.{number}.7",
+            client_fingerprint=fingerprint(f"common browser {number % 4}"),
+        )
+        ballots.append(Ballot.objects.get(poll=poll, voter=voter))
+    return ballots
