@@ -11,8 +11,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.fingerprint import client_fingerprint
+from accounts.voter_cards import voter_card_store
 from polls import selectors
 from polls.errors import VoteRefused
+from polls.lean_api import results_response
 from polls.models import Poll, PollKind, PollStatus
 from polls.services import ballot_cast
 from voting.errors import Code, DomainError, ErrorSerializer
@@ -170,6 +172,10 @@ class VoteView(APIView):
         if not payload.is_valid():
             raise VoteRefused(Code.INVALID_CHOICE, _('Send {"choices": [option ids]}.'))
         key = request.headers.get("Idempotency-Key", "").strip()[:128] or None
+        token = request.headers.get("X-Session-Token", "")
+        if token:
+            # The next vote of this app session can take the lean path (polls/lean_api.py).
+            voter_card_store(session_key=token, user=request.user)
         answer = ballot_cast(
             poll=poll,
             voter=request.user,
@@ -194,7 +200,8 @@ class ResultsView(APIView):
         responses={200: OpenApiTypes.OBJECT, 403: ErrorSerializer, 404: ErrorSerializer},
     )
     def get(self, request, slug: str):
-        return Response(selectors.results_of(poll=_public_poll_or_404(slug)))
+        # The same bytes, ETag and caching as the lean path answers with.
+        return results_response(request._request, _public_poll_or_404(slug))
 
 
 class CheckpointOutputSerializer(serializers.Serializer):

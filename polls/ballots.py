@@ -21,10 +21,11 @@ def ballot_build(
     client_fingerprint: str = "",
 ) -> Ballot:
     """An unsaved ballot cast at ``moment``, counting against the voter's period and
-    ``slot`` of the allowance. Only the receipt's hash is kept."""
+    ``slot`` of the allowance. ``voter`` is a User or a VoterCard (only its ``pk`` is
+    read). Only the receipt's hash is kept."""
     return Ballot(
         poll=poll,
-        voter=voter,
+        voter_id=voter.pk,
         period=poll.period_of(moment),
         slot=slot,
         day=poll.local_day(moment),

@@ -3,20 +3,21 @@
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from accounts.verification import VerificationLevel, level_rank, verification_level_of
+from accounts.verification import VerificationLevel, level_rank
+from accounts.voter_cards import VoterCard
 from polls.errors import VoteRefused
 from polls.models import Poll
 from voting.errors import Code
 
 
-def check_voter_eligible(*, poll: Poll, voter) -> None:
+def check_voter_eligible(*, poll: Poll, voter: VoterCard) -> None:
     """Raise VoteRefused naming the first rule the voter fails; return if eligible.
 
     ``email_unverified`` when the address is not verified (the fan can fix that);
     otherwise ``not_eligible`` with a ``reason``: ``verification_level``,
     ``account_too_new``, ``country_unknown`` or ``country``.
     """
-    level = verification_level_of(voter)
+    level = voter.level
     if level == VerificationLevel.NONE:
         raise VoteRefused(Code.EMAIL_UNVERIFIED, _("Verify your email address before voting."))
     if level_rank(level) < level_rank(poll.least_verification):
@@ -26,7 +27,7 @@ def check_voter_eligible(*, poll: Poll, voter) -> None:
             % {"level": VerificationLevel(poll.least_verification).label},
             reason="verification_level",
         )
-    if poll.least_account_age and voter.date_joined > poll.opens_at - poll.least_account_age:
+    if poll.least_account_age and voter.joined > poll.opens_at - poll.least_account_age:
         days = max(1, round(poll.least_account_age.total_seconds() / 86400))
         raise VoteRefused(
             Code.NOT_ELIGIBLE,
@@ -42,7 +43,7 @@ def check_voter_eligible(*, poll: Poll, voter) -> None:
     blocked = {country.code for country in poll.blocked_countries}
     if not (allowed or blocked):
         return
-    country = voter.country.code if voter.country else ""
+    country = voter.country
     if not country:
         raise VoteRefused(
             Code.NOT_ELIGIBLE,

@@ -1,5 +1,9 @@
 """Reads of the polls app, shared by the HTML pages and the API."""
 
+import hashlib
+import json
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -22,6 +26,38 @@ def public_polls() -> QuerySet[Poll]:
 
 def poll_for_public(*, slug: str) -> Poll | None:
     return public_polls().prefetch_related("options").filter(slug=slug).first()
+
+
+# Each process keeps the public polls it served for POLL_CACHE_SECONDS: a launch-hour
+# crowd voting in one poll then costs no query for it. Rules and options are frozen
+# once a poll is scheduled; only its state moves (close early, cancel, publish), and
+# the vote statement checks that on the poll's row, so a stale copy can never accept a
+# late vote. Saves in this process drop their copy at once (polls/apps.py).
+_polls_by_slug: dict[str, tuple[float, Poll]] = {}
+
+
+def poll_for_public_cached(*, slug: str) -> Poll | None:
+    now = time.monotonic()
+    cached = _polls_by_slug.get(slug)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    poll = poll_for_public(slug=slug)
+    if poll is not None:
+        _polls_by_slug[slug] = (now + settings.POLL_CACHE_SECONDS, poll)
+    return poll
+
+
+def process_caches_clear() -> None:
+    """Forget every poll and results document this process keeps."""
+    _polls_by_slug.clear()
+    _documents.clear()
+
+
+def poll_cache_forget(*, slug: str | None = None) -> None:
+    if slug is None:
+        _polls_by_slug.clear()
+    else:
+        _polls_by_slug.pop(slug, None)
 
 
 def polls_with_status(*, status: str, moment: datetime | None = None) -> QuerySet[Poll]:
@@ -102,8 +138,46 @@ def results_of(*, poll: Poll) -> dict:
     results = cache.get(key)
     if results is None:
         results = live_results(poll=poll)
-        cache.set(key, results, timeout=settings.TALLY_INTERVAL)
+        cache.set(key, results, timeout=live_results_seconds())
     return results
+
+
+def live_results_seconds() -> int:
+    """How long one copy of live results serves readers: half the tally interval in
+    the shared cache plus as long again in a worker's memory keeps a reader within one
+    tally interval of the counters."""
+    return max(1, settings.TALLY_INTERVAL // 2)
+
+
+@dataclass(frozen=True)
+class ResultsDocument:
+    """The results as the API serves them: exact bytes, their ETag, and how long any
+    HTTP cache may keep them."""
+
+    body: bytes
+    etag: str
+    max_age: int
+
+
+_documents: dict[int, tuple[float, ResultsDocument]] = {}
+
+
+def results_document(*, poll: Poll) -> ResultsDocument:
+    """``results_of`` as JSON bytes, built once per interval per process. Visibility is
+    checked on every call (``results_hidden`` raised as by ``results_of``)."""
+    final = poll.state == PollState.PUBLISHED
+    if not final and not results_visible(poll=poll):
+        raise PollRuleError(Code.RESULTS_HIDDEN, _("The results of this poll are not public yet."))
+    now = time.monotonic()
+    cached = _documents.get(poll.pk)
+    if cached is not None and cached[0] > now and (cached[1].max_age > settings.TALLY_INTERVAL) == final:
+        return cached[1]
+    body = json.dumps(results_of(poll=poll), separators=(",", ":"), ensure_ascii=False).encode()
+    max_age = 3600 if final else settings.TALLY_INTERVAL
+    document = ResultsDocument(body=body, etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"', max_age=max_age)
+    kept = max_age if final else min(live_results_seconds(), settings.POLL_CACHE_SECONDS)
+    _documents[poll.pk] = (now + kept, document)
+    return document
 
 
 def checkpoints_of(*, poll: Poll) -> QuerySet[Checkpoint]:

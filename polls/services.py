@@ -11,6 +11,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import User
+from accounts.voter_cards import VoterCard, voter_card_of
 from polls.ballots import ballot_build, ballot_choices_build, ballot_insert_statement
 from polls.eligibility import check_voter_eligible
 from polls.errors import VoteRefused
@@ -81,13 +83,16 @@ def check_ballot_cast(*, poll: Poll, voter, choices: list, moment: datetime) -> 
 def ballot_cast(
     *,
     poll: Poll,
-    voter,
+    voter: User | VoterCard,
     choices: list,
     idempotency_key: str | None = None,
     client_ip: str | None = None,
     client_fingerprint: str = "",
 ) -> VoteAnswer:
     """Cast one ballot and answer with its receipt.
+
+    ``voter`` is the signed-in User, or the VoterCard of one (the lean path's, read
+    from the cache instead of the database).
 
     The ballot, its choices and (with an ``idempotency_key``) the answer to replay
     are written in one transaction (one statement on PostgreSQL); the answer is given
@@ -96,6 +101,7 @@ def ballot_cast(
     ``idempotency_key_reused``.
     """
     now = timezone.now()
+    voter = voter_card_of(voter)
     try:
         options = check_ballot_cast(poll=poll, voter=voter, choices=choices, moment=now)
         receipt = receipt_new()
@@ -109,7 +115,7 @@ def ballot_cast(
         if idempotency_key:
             answer = IdempotentAnswer(
                 poll=poll,
-                voter=voter,
+                voter_id=voter.pk,
                 key=idempotency_key,
                 request_fingerprint=_request_fingerprint(poll, choices),
                 status_code=HTTPStatus.CREATED,
@@ -160,7 +166,7 @@ def _ballot_write(
         slots = [0]
     else:
         # Start at the first slot likely free; wrap around for gaps left by rollbacks.
-        used = Ballot.objects.filter(poll=poll, voter=voter, period=poll.period_of(moment)).count()
+        used = Ballot.objects.filter(poll=poll, voter_id=voter.pk, period=poll.period_of(moment)).count()
         slots = list(range(used, poll.votes_per_period)) + list(range(min(used, poll.votes_per_period)))
     for slot in slots:
         ballot = ballot_build(
@@ -249,7 +255,7 @@ def _request_fingerprint(poll: Poll, choices: list) -> str:
 
 
 def _idempotent_replay(*, poll: Poll, voter, key: str, fingerprint: str) -> VoteAnswer | None:
-    stored = IdempotentAnswer.objects.filter(poll=poll, voter=voter, key=key).first()
+    stored = IdempotentAnswer.objects.filter(poll=poll, voter_id=voter.pk, key=key).first()
     if stored is None:
         return None
     if stored.request_fingerprint != fingerprint:

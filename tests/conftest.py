@@ -1,6 +1,7 @@
 import pytest
 from django.core.cache import cache
 
+from polls.selectors import process_caches_clear
 from tests.factories import AgencyFactory, MembershipFactory, PollFactory, UserFactory
 
 
@@ -10,6 +11,10 @@ def _fast_passwords_and_clean_cache(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Tests post forms at machine speed; tests of the minimum fill time set it back.
     settings.MIN_FORM_FILL_SECONDS = 0
+    # Tests change polls behind the ORM's back (queryset updates, time travel) and read
+    # them back at once; the tests of the per-worker cache turn it on themselves.
+    settings.POLL_CACHE_SECONDS = 0
+    process_caches_clear()
     cache.clear()
     yield
     cache.clear()

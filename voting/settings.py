@@ -65,6 +65,9 @@ INSTALLED_APPS += [f"allauth.socialaccount.providers.{name}" for name in SOCIALA
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Votes with an app token and public results reads answer here, without the rest
+    # of the stack (polls/lean_api.py); everything else goes on.
+    "polls.lean_api.LeanPathMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Computed once, before anything that rate limits or logs by address.
     "accounts.middleware.ClientIPMiddleware",
@@ -198,6 +201,17 @@ RATE_LIMITS = {
     "account_write": [("account", "30/h"), ("ip", "120/h")],
 }
 RATE_LIMITS.update(env_json("RATE_LIMITS", default={}))
+
+# Keys of the lean vote path and of the Lua rate counters (voting/ratelimits.py),
+# beside the cache's own; one deployment's prefix keeps test runs apart.
+LEAN_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "encore") + ":lean:"
+# A stored voter card (accounts/voter_cards.py) lives this long; any change to the
+# account makes it stale at once, this only bounds a card whose bump was lost.
+VOTER_CARD_SECONDS = env_int("VOTER_CARD_SECONDS", 3600)
+# Each worker keeps a poll's rules and options this long (seconds) before reading
+# them again; the vote statement checks the poll row itself, so this bounds how long
+# a worker may show a stale state, never what it accepts.
+POLL_CACHE_SECONDS = env_int("POLL_CACHE_SECONDS", 1)
 
 # Cheap bot friction on HTML forms: a form sent back faster than this is refused.
 MIN_FORM_FILL_SECONDS = env_int("MIN_FORM_FILL_SECONDS", 2)
