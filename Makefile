@@ -45,11 +45,13 @@ messages: $(STAMP)
 	$(PY) manage.py makemessages --all --ignore=.venv --ignore=var
 	$(PY) manage.py compilemessages --ignore=.venv
 
-# Speed on PostgreSQL + Redis with gunicorn, driven by wrk over loopback; figures and
-# ratios to a baseline of the same run go to bench/results/latest.md (docs/benchmarks.md).
+# Speed on PostgreSQL + Redis with gunicorn, driven by wrk over loopback: votes (spread,
+# hot), results reads while votes flow, and bare-Django baselines of the same run, with
+# a ballot-for-ballot check of every acknowledged vote (exit 1 when one is lost or
+# doubled). Report in bench/results/latest.{md,json} (docs/benchmarks.md), about 2.5 min.
 # DATABASE_URL and REDIS_URL default to encore_bench and Redis db 9; BENCH_SECONDS=10.
 bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || { \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-	$(PY) bench/run.py
+	$(PY) -m bench.run

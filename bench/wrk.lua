@@ -2,7 +2,11 @@
 -- vote with the next account's X-Session-Token, so each request is a different fan.
 --
 --   wrk ... -s bench/wrk.lua <url> -- get
+--   wrk ... -s bench/wrk.lua <url> -- post      (an empty JSON object, for the baselines)
 --   wrk ... -s bench/wrk.lua <url> -- vote <tokens file> <threads> <option id>[,<option id>...]
+--
+-- With one option id every vote goes to that option (vote_hot); with several, each
+-- thread takes them in turn (vote_spread).
 --
 -- Each thread has its own Lua state (see wrk's SCRIPTING): setup() runs in the main
 -- state and keeps a table of the threads, init() and request()/response() run in each
@@ -24,6 +28,16 @@ function init(args)
   statuses = {}
   receipts = {}
   sent = 0
+  if mode == "post" then
+    local body = wrk.format("POST", wrk.path, {
+      ["Content-Type"] = "application/json",
+      ["User-Agent"] = "encore-bench (wrk)",
+    }, "{}")
+    request = function()
+      return body
+    end
+    return
+  end
   if mode ~= "vote" then
     return
   end
