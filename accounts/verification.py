@@ -33,8 +33,11 @@ def has_verified_email(user) -> bool:
     return EmailAddress.objects.filter(user=user, verified=True).exists()
 
 
-def verification_level_of(user) -> VerificationLevel:
-    if not has_verified_email(user):
+def verification_level_of(user, *, email_verified: bool | None = None) -> VerificationLevel:
+    """The user's rung; ``email_verified`` spares the query when the caller knows it."""
+    if email_verified is None:
+        email_verified = has_verified_email(user)
+    if not email_verified:
         return VerificationLevel.NONE
     if user.trusted_at is not None:
         return VerificationLevel.TRUSTED

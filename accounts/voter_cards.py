@@ -53,11 +53,12 @@ class VoterCard:
         return cls(**data)
 
 
-def voter_card_of(user, *, version: int = 0) -> VoterCard:
-    """The card of a user, read from the database (one query for the address)."""
+def voter_card_of(user, *, version: int = 0, email_verified: bool | None = None) -> VoterCard:
+    """The card of a user, read from the database (one query for the address, unless
+    ``email_verified`` is given)."""
     if isinstance(user, VoterCard):
         return user
-    level = verification_level_of(user)
+    level = verification_level_of(user, email_verified=email_verified)
     return VoterCard(
         user_id=user.pk,
         level=str(level if user.is_authenticated else VerificationLevel.NONE),
@@ -104,6 +105,26 @@ def voter_card_store(*, session_key: str, user) -> None:
         connection.set(card_key(session_key), card.as_json(), ex=settings.VOTER_CARD_SECONDS)
     except Exception:
         logger.warning("voter card not stored: cache unavailable", exc_info=True)
+
+
+def voter_cards_store_many(sessions: list[tuple[str, object]]) -> None:
+    """Store the cards of many (session key, user) pairs at once, as signing in each
+    would: for seeding the demo and the benchmark."""
+    from allauth.account.models import EmailAddress
+
+    if not card_store_available() or not sessions:
+        return
+    users = [user for _key, user in sessions]
+    verified = set(
+        EmailAddress.objects.filter(user__in=users, verified=True).values_list("user_id", flat=True)
+    )
+    connection = _redis()
+    versions = connection.mget([card_version_key_prefix() + str(user.pk) for user in users])
+    pipeline = connection.pipeline(transaction=False)
+    for (session_key, user), version in zip(sessions, versions, strict=True):
+        card = voter_card_of(user, version=int(version or 0), email_verified=user.pk in verified)
+        pipeline.set(card_key(session_key), card.as_json(), ex=settings.VOTER_CARD_SECONDS)
+    pipeline.execute()
 
 
 def voter_card_forget(*, session_key: str) -> None:

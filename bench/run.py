@@ -248,9 +248,9 @@ def live_ballots_insert(poll, voters) -> None:
     """Ballots as ballot_cast writes them, in bulk, cast over the last hour."""
     from django.utils import timezone
 
-    from accounts.client_ip import network_of
+    from polls.ballots import ballot_build, ballot_choices_build
     from polls.models import Ballot, BallotChoice
-    from polls.receipts import receipt_hash, receipt_new
+    from polls.receipts import receipt_new
 
     option_ids = list(poll.options.values_list("pk", flat=True))
     weights = [5, 3, 2]
@@ -261,16 +261,12 @@ def live_ballots_insert(poll, voters) -> None:
         moment = now - timedelta(seconds=rng.randrange(3600))
         ip = f"100.{index % 64}.{index // 64 % 256}.{10 + index % 200}"
         ballots.append(
-            Ballot(
+            ballot_build(
                 poll=poll,
                 voter=voter,
-                period=poll.period_of(moment),
-                slot=0,
-                day=poll.local_day(moment),
-                cast_at=moment,
-                receipt_hash=receipt_hash(receipt_new()),
+                moment=moment,
+                receipt=receipt_new(),
                 client_ip=ip,
-                client_network=network_of(ip),
                 client_fingerprint=f"{index:064x}",
             )
         )
@@ -278,8 +274,9 @@ def live_ballots_insert(poll, voters) -> None:
     created = Ballot.objects.bulk_create(ballots, batch_size=2000)
     BallotChoice.objects.bulk_create(
         [
-            BallotChoice(poll=poll, ballot=ballot, option_id=pick, rank=1)
+            choice
             for ballot, pick in zip(created, picks, strict=True)
+            for choice in ballot_choices_build(poll=poll, ballot=ballot, option_ids=[pick])
         ],
         batch_size=2000,
     )
@@ -330,6 +327,10 @@ def sessions_create(users) -> list[str]:
     for start in range(0, len(items), 5000):
         cache.set_many(dict(items[start : start + 5000]), timeout=age)
     TOKENS.write_text("".join(f"{token}\n" for token in tokens))
+    # Signing in stores each session's voter card (accounts/signals.py); so does this.
+    from accounts.voter_cards import voter_cards_store_many
+
+    voter_cards_store_many(list(zip(tokens, users, strict=True)))
 
     loaded = SessionStore(session_key=tokens[0]).load()
     if loaded.get(SESSION_KEY) != str(users[0].pk):
