@@ -56,6 +56,7 @@ def client_ip_from(meta: dict, proxies: tuple[str, ...]) -> str | None:
     return str(client)
 
 
+@lru_cache(maxsize=4096)
 def network_of(ip: str) -> str:
     """The network an address belongs to for per-network limits: /24 or /64."""
     address = ipaddress.ip_address(ip)

@@ -4,6 +4,7 @@ build many and save them in bulk."""
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 
 from accounts.client_ip import network_of
 from polls.models import Ballot, BallotChoice, Poll, VotingMethod
@@ -59,13 +60,23 @@ OPEN_POLL_SQL = """
 """
 
 
-def _insert_parts(instance, connection) -> tuple[str, list[str], list]:
+@lru_cache(maxsize=8)
+def _insert_columns(model, vendor: str) -> tuple[str, tuple, str]:
+    """Quoted table, the fields to insert (every concrete one but the automatic primary
+    key) and their quoted column list, once per model."""
+    from django.db import connection
+
+    fields = tuple(field for field in model._meta.concrete_fields if not field.primary_key)
+    quote = connection.ops.quote_name
+    return quote(model._meta.db_table), fields, ", ".join(quote(field.column) for field in fields)
+
+
+def _insert_parts(instance, connection) -> tuple[str, str, list]:
     """Table, columns and database values of an unsaved model row, as Django would
-    insert it (every concrete field but the automatic primary key)."""
-    fields = [field for field in instance._meta.concrete_fields if not field.primary_key]
-    columns = [connection.ops.quote_name(field.column) for field in fields]
+    insert it."""
+    table, fields, columns = _insert_columns(type(instance), connection.vendor)
     values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
-    return connection.ops.quote_name(instance._meta.db_table), columns, values
+    return table, columns, values
 
 
 def ballot_insert_statement(
@@ -82,15 +93,14 @@ def ballot_insert_statement(
     placeholders = ", ".join(["%s"] * len(values))
     sql = [
         f"WITH open_poll AS ({OPEN_POLL_SQL}),",
-        f" new_ballot AS (INSERT INTO {table} ({', '.join(columns)})"
-        f" SELECT {placeholders} FROM open_poll RETURNING id)",
+        f" new_ballot AS (INSERT INTO {table} ({columns}) SELECT {placeholders} FROM open_poll RETURNING id)",
     ]
     moment = ballot._meta.get_field("cast_at").get_db_prep_save(ballot.cast_at, connection)
     params = [ballot.poll_id, moment, moment, moment, *values]
     if answer is not None:
         answer_table, answer_columns, answer_values = _insert_parts(answer, connection)
         sql.append(
-            f", new_answer AS (INSERT INTO {answer_table} ({', '.join(answer_columns)})"
+            f", new_answer AS (INSERT INTO {answer_table} ({answer_columns})"
             f" SELECT {', '.join(['%s'] * len(answer_values))} FROM open_poll)"
         )
         params += answer_values

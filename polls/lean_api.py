@@ -118,8 +118,7 @@ def lean_results(request: HttpRequest, slug: str) -> HttpResponse | None:
     poll = selectors.poll_for_public_cached(slug=slug)
     if poll is None:
         return None
-    with translation.override(translation.get_language_from_request(request)):
-        return results_response(request, poll)
+    return results_response(request, poll)
 
 
 def results_response(request: HttpRequest, poll: Poll) -> HttpResponse:
@@ -129,10 +128,12 @@ def results_response(request: HttpRequest, poll: Poll) -> HttpResponse:
     try:
         document = selectors.results_document(poll=poll)
     except DomainError as hidden:
-        response = JsonResponse(hidden.as_body(), status=hidden.http_status)
+        # Only a refusal has words, in the reader's language (its detail is lazy).
+        with translation.override(translation.get_language_from_request(request)):
+            response = JsonResponse(hidden.as_body(), status=hidden.http_status)
         response["Cache-Control"] = "no-store"
         return response
-    if document.etag in _etags(request.headers.get("If-None-Match", "")):
+    if document.etag in _etags(request.META.get("HTTP_IF_NONE_MATCH", "")):
         response = HttpResponse(status=304)
     else:
         response = HttpResponse(document.body, content_type="application/json")

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from polls.errors import PollRuleError
 from polls.models import Ballot, BallotChoice, Checkpoint, Poll, PollState, PollStatus, ResultsVisibility
@@ -113,6 +113,10 @@ def votes_left(*, poll: Poll, voter, moment: datetime | None = None) -> int:
 # ------------------------------------------------------------------ results
 
 
+# Lazy: the lean path translates it only when it answers a refusal.
+RESULTS_HIDDEN_DETAIL = gettext_lazy("The results of this poll are not public yet.")
+
+
 def results_visible(*, poll: Poll, moment: datetime | None = None) -> bool:
     """Whether per-option counts may be shown to anyone (agency staff included)."""
     status = poll.status_at(moment or timezone.now())
@@ -131,7 +135,7 @@ def results_of(*, poll: Poll) -> dict:
     if poll.state == PollState.PUBLISHED and hasattr(poll, "snapshot"):
         return poll.snapshot.results
     if not results_visible(poll=poll):
-        raise PollRuleError(Code.RESULTS_HIDDEN, _("The results of this poll are not public yet."))
+        raise PollRuleError(Code.RESULTS_HIDDEN, RESULTS_HIDDEN_DETAIL)
     # The counters change at most every TALLY_INTERVAL, so one cached copy serves every
     # reader in between. Visibility is checked above, on every request, never cached.
     key = f"polls:live-results:{poll.pk}"
@@ -167,7 +171,7 @@ def results_document(*, poll: Poll) -> ResultsDocument:
     checked on every call (``results_hidden`` raised as by ``results_of``)."""
     final = poll.state == PollState.PUBLISHED
     if not final and not results_visible(poll=poll):
-        raise PollRuleError(Code.RESULTS_HIDDEN, _("The results of this poll are not public yet."))
+        raise PollRuleError(Code.RESULTS_HIDDEN, RESULTS_HIDDEN_DETAIL)
     now = time.monotonic()
     cached = _documents.get(poll.pk)
     if cached is not None and cached[0] > now and (cached[1].max_age > settings.TALLY_INTERVAL) == final:

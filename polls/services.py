@@ -8,6 +8,7 @@ from datetime import datetime
 from http import HTTPStatus
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -16,7 +17,7 @@ from accounts.voter_cards import VoterCard, voter_card_of
 from polls.ballots import ballot_build, ballot_choices_build, ballot_insert_statement
 from polls.eligibility import check_voter_eligible
 from polls.errors import VoteRefused
-from polls.models import Ballot, BallotChoice, IdempotentAnswer, Option, Poll, PollStatus
+from polls.models import Ballot, BallotChoice, IdempotentAnswer, Option, Poll, PollState, PollStatus
 from polls.receipts import receipt_new
 from voting.errors import Code
 
@@ -213,8 +214,11 @@ def _ballot_insert_now(*, ballot: Ballot, option_ids: list[int], answer: Idempot
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return bool(cursor.fetchall())
-    # Embedded default (SQLite, one writer): the same rows through the ORM.
+    # Embedded default (SQLite, one writer): the same rows through the ORM, after the
+    # same check of the poll's row (SQLite's single writer lock holds it till commit).
     with transaction.atomic(durable=not connection.in_atomic_block):
+        if not poll_open_at(poll_id=ballot.poll_id, moment=ballot.cast_at):
+            return False
         if answer is not None:
             answer.save(force_insert=True)
         ballot.save(force_insert=True)
@@ -222,6 +226,15 @@ def _ballot_insert_now(*, ballot: Ballot, option_ids: list[int], answer: Idempot
             ballot_choices_build(poll=ballot.poll, ballot=ballot, option_ids=option_ids)
         )
     return True
+
+
+def poll_open_at(*, poll_id: int, moment: datetime) -> bool:
+    """Whether the poll's row, as the database holds it now, is open at ``moment``."""
+    return (
+        Poll.objects.filter(pk=poll_id, state=PollState.SCHEDULED, opens_at__lte=moment, closes_at__gt=moment)
+        .filter(Q(closed_early_at__isnull=True) | Q(closed_early_at__gt=moment))
+        .exists()
+    )
 
 
 def _constraint_of(conflict: IntegrityError) -> str:

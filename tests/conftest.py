@@ -1,8 +1,17 @@
+import json
+import os
+import subprocess
+import sys
+import uuid
+from contextlib import ExitStack
+
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
 
 from polls.selectors import process_caches_clear
 from tests.factories import AgencyFactory, MembershipFactory, PollFactory, UserFactory
+from tests.helpers import ROOT, database_url, free_port, redis_answers, wait_until_up
 
 
 @pytest.fixture(autouse=True)
@@ -60,3 +69,52 @@ def manager_client(client, manager):
 @pytest.fixture
 def poll(agency):
     return PollFactory(agency=agency)
+
+
+@pytest.fixture
+def shared_cache_env() -> dict:
+    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+    if redis_answers(redis_url):
+        return {"REDIS_URL": redis_url, "CACHE_KEY_PREFIX": f"xproc-{uuid.uuid4().hex[:8]}"}
+    call_command("createcachetable", "encore_cache")
+    return {"ENCORE_DB_CACHE": "true"}
+
+
+@pytest.fixture
+def two_servers(shared_cache_env):
+    def start(rate_limits: dict, extra_env: dict | None = None) -> list[str]:
+        urls = []
+        for _ in range(2):
+            port = free_port()
+            env = {
+                **{k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "REDIS_URL"}},
+                **shared_cache_env,
+                "DATABASE_URL": database_url(),
+                "RATE_LIMITS": json.dumps(rate_limits),
+                "MIN_FORM_FILL_SECONDS": "0",
+                "DEBUG": "false",
+                **(extra_env or {}),
+            }
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "runserver",
+                    f"127.0.0.1:{port}",
+                    "--noreload",
+                    "--skip-checks",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            stack.callback(process.wait, timeout=10)
+            stack.callback(process.terminate)
+            urls.append(f"http://127.0.0.1:{port}")
+        for url in urls:
+            wait_until_up(url)
+        return urls
+
+    with ExitStack() as stack:
+        yield start

@@ -2,9 +2,14 @@
 
 import hashlib
 import io
+import socket
+import time
+import urllib.error
+import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from PIL import Image
@@ -100,3 +105,47 @@ def cast_clean_crowd(poll: Poll, size: int = 40, option: str = "Tokyo") -> list[
         )
         ballots.append(Ballot.objects.get(poll=poll, voter=voter))
     return ballots
+
+
+# ------------------------------------------------------------------ real server processes
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_answers(url: str) -> bool:
+    host_port = url.split("://", 1)[1].split("/", 1)[0]
+    host, _, port = host_port.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port or 6379)), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def wait_until_up(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=2)
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    raise AssertionError(f"server at {url} did not start")
+
+
+def session_token(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value

@@ -118,6 +118,11 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["OPTIONS"] = {
+            # Parameters bound by the server, so psycopg prepares a statement it runs
+            # often (the vote's, after 5 runs on a connection) and PostgreSQL stops
+            # parsing and planning it each time.
+            # https://docs.djangoproject.com/en/5.2/ref/databases/#server-side-parameters-binding
+            "server_side_binding": env_bool("DB_SERVER_SIDE_BINDING", default=True),
             # https://docs.djangoproject.com/en/5.2/ref/databases/#connection-pool
             "pool": {
                 "min_size": env_int("DB_POOL_MIN", 2),

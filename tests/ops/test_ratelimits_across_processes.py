@@ -6,116 +6,16 @@ database-backed cache, so the test proves the mechanism on any machine.
 """
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-import uuid
-from contextlib import ExitStack
 
 import pytest
-from django.core.management import call_command
-from django.db import connection
-from django.test import Client
 
 from polls.models import Ballot
 from tests.factories import PollFactory, UserFactory
-from tests.helpers import ROOT
+from tests.helpers import session_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def redis_answers(url: str) -> bool:
-    host_port = url.split("://", 1)[1].split("/", 1)[0]
-    host, _, port = host_port.rpartition(":")
-    try:
-        with socket.create_connection((host or "127.0.0.1", int(port or 6379)), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@pytest.fixture
-def shared_cache_env() -> dict:
-    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
-    if redis_answers(redis_url):
-        return {"REDIS_URL": redis_url, "CACHE_KEY_PREFIX": f"xproc-{uuid.uuid4().hex[:8]}"}
-    call_command("createcachetable", "encore_cache")
-    return {"ENCORE_DB_CACHE": "true"}
-
-
-@pytest.fixture
-def two_servers(shared_cache_env):
-    def start(rate_limits: dict, extra_env: dict | None = None) -> list[str]:
-        urls = []
-        for _ in range(2):
-            port = free_port()
-            env = {
-                **{k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "REDIS_URL"}},
-                **shared_cache_env,
-                "DATABASE_URL": database_url(),
-                "RATE_LIMITS": json.dumps(rate_limits),
-                "MIN_FORM_FILL_SECONDS": "0",
-                "DEBUG": "false",
-                **(extra_env or {}),
-            }
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "manage.py",
-                    "runserver",
-                    f"127.0.0.1:{port}",
-                    "--noreload",
-                    "--skip-checks",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            stack.callback(process.wait, timeout=10)
-            stack.callback(process.terminate)
-            urls.append(f"http://127.0.0.1:{port}")
-        for url in urls:
-            wait_until_up(url)
-        return urls
-
-    with ExitStack() as stack:
-        yield start
-
-
-def wait_until_up(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=2)
-            return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    raise AssertionError(f"server at {url} did not start")
-
-
-def session_token(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies["sessionid"].value
 
 
 def vote(url: str, poll, token: str, forwarded_for: str | None = None) -> int:
