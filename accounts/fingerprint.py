@@ -6,11 +6,12 @@ signal; alone it proves nothing, so it only ever feeds a score for human review.
 
 import hashlib
 
-FINGERPRINT_HEADERS = ("User-Agent", "Accept-Language", "X-Client-Fingerprint")
+# As WSGI names them (request.META), read without building request.headers.
+FINGERPRINT_HEADERS = ("HTTP_USER_AGENT", "HTTP_ACCEPT_LANGUAGE", "HTTP_X_CLIENT_FINGERPRINT")
 
 
 def client_fingerprint(request) -> str:
-    parts = [request.headers.get(name, "")[:512] for name in FINGERPRINT_HEADERS]
+    parts = [request.META.get(name, "")[:512] for name in FINGERPRINT_HEADERS]
     if not any(parts):
         return ""
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()

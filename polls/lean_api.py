@@ -97,13 +97,17 @@ def _cast(request: HttpRequest, *, poll: Poll, card, choices: list[int], ip: str
             poll=poll,
             voter=card,
             choices=choices,
-            idempotency_key=request.headers.get("Idempotency-Key", "").strip()[:128] or None,
+            idempotency_key=request.META.get("HTTP_IDEMPOTENCY_KEY", "").strip()[:128] or None,
             client_ip=ip,
             client_fingerprint=client_fingerprint(request),
         )
     except DomainError as refusal:
         return JsonResponse(refusal.as_body(), status=refusal.http_status)
-    return JsonResponse(answer.body, status=answer.status_code)
+    return HttpResponse(
+        json.dumps(answer.body, separators=(",", ":")),
+        content_type="application/json",
+        status=answer.status_code,
+    )
 
 
 def _rate_limited(wait: int) -> HttpResponse:

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.voter_cards import VoterCard, voter_card_of
-from polls.ballots import ballot_build, ballot_choices_build, ballot_insert_statement
+from polls.ballots import ballot_choices_build, ballot_insert_statement, ballot_row
 from polls.eligibility import check_voter_eligible
 from polls.errors import VoteRefused
 from polls.models import Ballot, BallotChoice, IdempotentAnswer, Option, Poll, PollState, PollStatus
@@ -114,15 +114,15 @@ def ballot_cast(
         }
         answer = None
         if idempotency_key:
-            answer = IdempotentAnswer(
-                poll=poll,
-                voter_id=voter.pk,
-                key=idempotency_key,
-                request_fingerprint=_request_fingerprint(poll, choices),
-                status_code=HTTPStatus.CREATED,
-                body=body,
-                created_at=now,
-            )
+            answer = {
+                "poll_id": poll.pk,
+                "voter_id": voter.pk,
+                "key": idempotency_key,
+                "request_fingerprint": _request_fingerprint(poll, choices),
+                "status_code": HTTPStatus.CREATED,
+                "body": body,
+                "created_at": now,
+            }
         _ballot_write(
             poll=poll,
             voter=voter,
@@ -153,7 +153,7 @@ def _ballot_write(
     option_ids: list[int],
     moment: datetime,
     receipt: str,
-    answer: IdempotentAnswer | None,
+    answer: dict | None,
     client_ip: str | None,
     client_fingerprint: str,
 ) -> None:
@@ -170,7 +170,7 @@ def _ballot_write(
         used = Ballot.objects.filter(poll=poll, voter_id=voter.pk, period=poll.period_of(moment)).count()
         slots = list(range(used, poll.votes_per_period)) + list(range(min(used, poll.votes_per_period)))
     for slot in slots:
-        ballot = ballot_build(
+        ballot = ballot_row(
             poll=poll,
             voter=voter,
             moment=moment,
@@ -180,7 +180,7 @@ def _ballot_write(
             client_fingerprint=client_fingerprint,
         )
         try:
-            written = _ballot_insert(ballot=ballot, option_ids=option_ids, answer=answer)
+            written = _ballot_insert(poll=poll, ballot=ballot, option_ids=option_ids, answer=answer)
         except IntegrityError as conflict:
             if _constraint_of(conflict) == SLOT_CONSTRAINT:
                 continue
@@ -194,37 +194,33 @@ def _ballot_write(
 SLOT_CONSTRAINT = "polls_ballot_one_per_slot"
 
 
-def _ballot_insert(*, ballot: Ballot, option_ids: list[int], answer: IdempotentAnswer | None) -> bool:
-    """Insert ballot, choices and answer as one transaction; False when the poll is not
-    open by the database's clock (PostgreSQL) and nothing was written."""
+def _ballot_insert(*, poll: Poll, ballot: dict, option_ids: list[int], answer: dict | None) -> bool:
+    """Insert ballot, choices and answer (rows) as one transaction; False when the
+    poll's row is not open at the ballot's cast_at, and nothing was written."""
     if connection.in_atomic_block:
         # Durable: only a test's own transaction may hold ours (as a savepoint); any
         # other caller's transaction could still roll back an acknowledged vote.
         with transaction.atomic(durable=True):
-            return _ballot_insert_now(ballot=ballot, option_ids=option_ids, answer=answer)
-    return _ballot_insert_now(ballot=ballot, option_ids=option_ids, answer=answer)
+            return _ballot_insert_now(poll=poll, ballot=ballot, option_ids=option_ids, answer=answer)
+    return _ballot_insert_now(poll=poll, ballot=ballot, option_ids=option_ids, answer=answer)
 
 
-def _ballot_insert_now(*, ballot: Ballot, option_ids: list[int], answer: IdempotentAnswer | None) -> bool:
+def _ballot_insert_now(*, poll: Poll, ballot: dict, option_ids: list[int], answer: dict | None) -> bool:
     if connection.vendor == "postgresql":
         # One statement in autocommit: one round trip, and its own transaction.
-        sql, params = ballot_insert_statement(
-            ballot=ballot, option_ids=option_ids, answer=answer, connection=connection
-        )
+        sql, params = ballot_insert_statement(poll=poll, ballot=ballot, option_ids=option_ids, answer=answer)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return bool(cursor.fetchall())
     # Embedded default (SQLite, one writer): the same rows through the ORM, after the
     # same check of the poll's row (SQLite's single writer lock holds it till commit).
     with transaction.atomic(durable=not connection.in_atomic_block):
-        if not poll_open_at(poll_id=ballot.poll_id, moment=ballot.cast_at):
+        if not poll_open_at(poll_id=poll.pk, moment=ballot["cast_at"]):
             return False
         if answer is not None:
-            answer.save(force_insert=True)
-        ballot.save(force_insert=True)
-        BallotChoice.objects.bulk_create(
-            ballot_choices_build(poll=ballot.poll, ballot=ballot, option_ids=option_ids)
-        )
+            IdempotentAnswer.objects.create(**answer)
+        saved = Ballot.objects.create(**ballot)
+        BallotChoice.objects.bulk_create(ballot_choices_build(poll=poll, ballot=saved, option_ids=option_ids))
     return True
 
 
