@@ -123,13 +123,22 @@ if DATABASE_URL:
             # parsing and planning it each time.
             # https://docs.djangoproject.com/en/5.2/ref/databases/#server-side-parameters-binding
             "server_side_binding": env_bool("DB_SERVER_SIDE_BINDING", default=True),
+            # Django turns psycopg's automatic preparing off for the sake of poolers in
+            # transaction mode (PgBouncer before 1.21); Encore connects directly.
+            "prepare_threshold": env_int("DB_PREPARE_THRESHOLD", 5),
+        }
+        if env_bool("DB_POOL", default=True):
             # https://docs.djangoproject.com/en/5.2/ref/databases/#connection-pool
-            "pool": {
+            DATABASES["default"]["OPTIONS"]["pool"] = {
                 "min_size": env_int("DB_POOL_MIN", 2),
                 "max_size": env_int("DB_POOL_MAX", 20),
                 "timeout": env_int("DB_POOL_TIMEOUT", 30),
-            },
-        }
+            }
+        else:
+            # One connection per worker, kept between requests and checked before reuse
+            # (sync workers: one request at a time, so a pool buys nothing).
+            DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 600)
+            DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
