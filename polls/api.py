@@ -17,6 +17,7 @@ from polls.errors import VoteRefused
 from polls.lean_api import results_response
 from polls.models import Poll, PollKind, PollStatus
 from polls.services import ballot_cast
+from voting.db_router import public_reads, reads_from_replica
 from voting.errors import Code, DomainError, ErrorSerializer
 from voting.ratelimits import rate_limited
 
@@ -106,6 +107,10 @@ class PollListView(ListAPIView):
         kind = serializers.ChoiceField(choices=PollKind.values, required=False)
         agency = serializers.SlugField(required=False)
 
+    @method_decorator(reads_from_replica)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
         filters = self.FilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
@@ -128,8 +133,10 @@ class PollDetailView(APIView):
         responses={200: PollOutputSerializer, 404: ErrorSerializer},
     )
     def get(self, request, slug: str):
-        poll = _public_poll_or_404(slug)
-        data = PollOutputSerializer(poll, context={"request": request}).data
+        with public_reads():
+            poll = _public_poll_or_404(slug)
+            data = PollOutputSerializer(poll, context={"request": request}).data
+        # The caller's own ballots come from the primary: never older than their vote.
         if request.user.is_authenticated:
             ballots = selectors.ballots_of_voter(voter=request.user, poll=poll)
             data["your_ballots"] = BallotOutputSerializer(ballots, many=True).data
@@ -199,6 +206,7 @@ class ResultsView(APIView):
         summary="Results: live (if the poll's visibility allows) or final (published, signed)",
         responses={200: OpenApiTypes.OBJECT, 403: ErrorSerializer, 404: ErrorSerializer},
     )
+    @method_decorator(reads_from_replica)
     def get(self, request, slug: str):
         # The same bytes, ETag and caching as the lean path answers with.
         return results_response(request._request, _public_poll_or_404(slug))
@@ -216,6 +224,7 @@ class CheckpointListView(APIView):
         summary="Checkpoints published while the poll was open",
         responses=CheckpointOutputSerializer(many=True),
     )
+    @method_decorator(reads_from_replica)
     def get(self, request, slug: str):
         poll = _public_poll_or_404(slug)
         return Response(

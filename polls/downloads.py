@@ -12,12 +12,14 @@ from polls import selectors
 from polls.bulletin import board_csv
 from polls.models import PollState
 from polls.signing import public_key_pem
+from voting.db_router import reads_from_replica
 from voting.errors import Code, error_response
 from voting.ratelimits import rate_limited
 
 
 @require_GET
 @rate_limited("export", methods=("GET",))
+@reads_from_replica
 def bulletin_download(request, slug: str):
     poll = selectors.poll_for_public(slug=slug)
     if poll is None:

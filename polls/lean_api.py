@@ -30,7 +30,8 @@ from accounts.voter_cards import ACCOUNT_PLACEHOLDER, card_store_available, vote
 from polls import selectors
 from polls.models import Poll
 from polls.services import ballot_cast
-from voting.errors import Code, DomainError, error_response
+from voting.db_router import reads_from_replica
+from voting.errors import DATABASE_UNAVAILABLE, Code, DomainError, error_response, unavailable_response
 from voting.ratelimits import scope_counters
 
 VOTE_PATH = re.compile(r"^/api/v1/polls/(?P<slug>[-a-zA-Z0-9_]+)/votes/$")
@@ -44,11 +45,14 @@ class LeanPathMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = None
         path = request.path_info
-        if path.startswith("/api/v1/polls/"):
-            if request.method == "POST" and (match := VOTE_PATH.match(path)):
-                response = lean_vote(request, match["slug"])
-            elif request.method in ("GET", "HEAD") and (match := RESULTS_PATH.match(path)):
-                response = lean_results(request, match["slug"])
+        try:
+            if path.startswith("/api/v1/polls/"):
+                if request.method == "POST" and (match := VOTE_PATH.match(path)):
+                    response = lean_vote(request, match["slug"])
+                elif request.method in ("GET", "HEAD") and (match := RESULTS_PATH.match(path)):
+                    response = lean_results(request, match["slug"])
+        except DATABASE_UNAVAILABLE:
+            return unavailable_response()  # a failover under way: retry, never a 500
         return response if response is not None else self.get_response(request)
 
 
@@ -103,6 +107,8 @@ def _cast(request: HttpRequest, *, poll: Poll, card, choices: list[int], ip: str
         )
     except DomainError as refusal:
         return JsonResponse(refusal.as_body(), status=refusal.http_status)
+    except DATABASE_UNAVAILABLE:
+        return unavailable_response()
     return HttpResponse(
         json.dumps(answer.body, separators=(",", ":")),
         content_type="application/json",
@@ -118,6 +124,7 @@ def _rate_limited(wait: int) -> HttpResponse:
     return response
 
 
+@reads_from_replica
 def lean_results(request: HttpRequest, slug: str) -> HttpResponse | None:
     poll = selectors.poll_for_public_cached(slug=slug)
     if poll is None:

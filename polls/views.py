@@ -19,6 +19,7 @@ from polls.forms import BallotForm
 from polls.results_display import city_map_for, results_rounds, results_rows
 from polls.services import ballot_cast
 from voting.bot_friction import form_stamp
+from voting.db_router import public_reads
 from voting.errors import Code
 from voting.ratelimits import rate_limited
 
@@ -26,7 +27,10 @@ FRESH_RECEIPT_SESSION_KEY = "polls:fresh_receipt"
 
 
 def home(request):
-    return render(request, "polls/home.html", {"sections": selectors.home_sections()})
+    # Public reads from a replica; the page itself (who is signed in) from the primary.
+    with public_reads():
+        sections = selectors.home_sections()
+    return render(request, "polls/home.html", {"sections": sections})
 
 
 def _poll_or_404(slug: str):
@@ -50,7 +54,8 @@ def _poll_page(request, poll, form, status=HTTPStatus.OK, refusal: VoteRefused |
 
 
 def poll_detail(request, slug: str):
-    poll = _poll_or_404(slug)
+    with public_reads():
+        poll = _poll_or_404(slug)
     return _poll_page(request, poll, _fresh_form(poll))
 
 
@@ -117,15 +122,20 @@ def poll_url(poll) -> str:
 
 def poll_results(request, slug: str):
     """Public results: counts only when the poll's visibility allows, else 403."""
-    poll = _poll_or_404(slug)
-    try:
-        results = selectors.results_of(poll=poll)
-    except PollRuleError as hidden:
+    refusal = None
+    with public_reads():
+        poll = _poll_or_404(slug)
+        try:
+            results = selectors.results_of(poll=poll)
+            checkpoints = list(selectors.checkpoints_of(poll=poll))
+        except PollRuleError as hidden:
+            refusal = hidden
+    if refusal is not None:
         return render(
             request,
             "polls/results_hidden.html",
-            {"poll": poll, "detail": hidden.detail},
-            status=hidden.http_status,
+            {"poll": poll, "detail": refusal.detail},
+            status=refusal.http_status,
         )
     context = {
         "poll": poll,
@@ -133,7 +143,7 @@ def poll_results(request, slug: str):
         "rows": results_rows(poll, results),
         "rounds": results_rounds(poll, results),
         "city_map": city_map_for(poll, results),
-        "checkpoints": selectors.checkpoints_of(poll=poll),
+        "checkpoints": checkpoints,
         "invalidated_total": sum(results["invalidated"].values()),
     }
     return render(request, "polls/results.html", context)

@@ -65,6 +65,39 @@ def env_json(name: str, *, default, environ: Mapping[str, str] | None = None):
         raise ImproperlyConfigured(f"{name} is not valid JSON: {exc}") from exc
 
 
+def database_from_url(url: str) -> dict:
+    """A DATABASES entry from a URL, including libpq's multi-host form
+    ``postgres://user@host1:5432,host2:5432/db?target_session_attrs=read-write``, which
+    dj-database-url cannot parse: libpq then tries the hosts in turn and keeps the one
+    that accepts writes, so a promoted standby takes over without a configuration change.
+    Query parameters become connection options."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    import dj_database_url
+
+    parts = urlsplit(url)
+    hosts = parts.netloc.rpartition("@")[2]
+    if parts.scheme not in ("postgres", "postgresql", "pgsql") or "," not in hosts:
+        return dj_database_url.parse(url, conn_max_age=0)
+    userinfo = parts.netloc.rpartition("@")[0]
+    user, _, password = userinfo.partition(":")
+    host_list, port_list = [], []
+    for item in hosts.split(","):
+        host, _, port = item.rpartition(":") if item.count(":") == 1 else (item, "", "")
+        host_list.append(host or item)
+        port_list.append(port or "5432")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parts.path.lstrip("/")),
+        "USER": unquote(user),
+        "PASSWORD": unquote(password),
+        "HOST": ",".join(host_list),
+        "PORT": ",".join(port_list),
+        "CONN_MAX_AGE": 0,
+        "OPTIONS": dict(parse_qsl(parts.query)),
+    }
+
+
 def social_providers_from_env(environ: Mapping[str, str]) -> dict[str, dict]:
     """Turn on each social provider whose client id and secret are configured.
 

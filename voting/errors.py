@@ -11,6 +11,7 @@ from enum import StrEnum
 from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -22,6 +23,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 # Seconds a client is told to wait when a limit does not say more precisely.
 DEFAULT_RETRY_AFTER = 60
+# Seconds to wait when the database is unreachable (a failover takes a few seconds).
+UNAVAILABLE_RETRY_AFTER = 2
 
 
 class Code(StrEnum):
@@ -145,6 +148,8 @@ def api_exception_handler(exc, context):
         return Response(exc.as_body(), status=exc.http_status)
     if isinstance(exc, Ratelimited):
         return _rate_limited_api_response(request)
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return Response(**unavailable_answer())
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -161,6 +166,29 @@ def api_exception_handler(exc, context):
         response.data = error_body(code, _("The request is not valid."), fields=_field_errors(exc.detail))
     else:
         response.data = error_body(code, getattr(exc, "detail", str(exc)))
+    return response
+
+
+# The database could not be reached or answered with a connection failure (a primary
+# going down, a failover under way). Integrity errors are not among these.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+def unavailable_answer() -> dict:
+    """The pieces of a 503: the client retries (with its Idempotency-Key for a vote: a
+    vote whose commit raced the failure is then answered, not cast twice)."""
+    return {
+        "data": error_body(Code.UNAVAILABLE, _("The service is briefly unavailable. Try again in a moment.")),
+        "status": Code.UNAVAILABLE.status,
+        "headers": {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+    }
+
+
+def unavailable_response() -> JsonResponse:
+    answer = unavailable_answer()
+    response = JsonResponse(answer["data"], status=answer["status"])
+    for name, value in answer["headers"].items():
+        response[name] = value
     return response
 
 
@@ -218,8 +246,8 @@ def refusal_page(request: HttpRequest, refusal: DomainError) -> HttpResponse:
 
 class DomainErrorMiddleware:
     """Maps a DomainError that escapes a plain Django view to its answer: JSON for API
-    clients, ``refusal_page`` for browsers. DRF views never get here (their handler
-    answers first)."""
+    clients, ``refusal_page`` for browsers; and an unreachable database to a 503 with
+    Retry-After. DRF views never get here (their handler answers first)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -228,6 +256,8 @@ class DomainErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
+        if isinstance(exception, DATABASE_UNAVAILABLE):
+            return unavailable_response()
         if not isinstance(exception, DomainError):
             return None
         if wants_json(request):

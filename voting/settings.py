@@ -10,11 +10,11 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-import dj_database_url
 import dj_email_url
 from django.utils.translation import gettext_lazy as _
 
 from voting.environment import (
+    database_from_url,
     env_bool,
     env_int,
     env_json,
@@ -115,18 +115,20 @@ TEMPLATES = [
 # the busy timeout instead of failing with "database is locked" on lock upgrade.
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    DATABASES = {"default": database_from_url(DATABASE_URL)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["default"]["OPTIONS"] = {
-            # Parameters bound by the server, so psycopg prepares a statement it runs
-            # often (the vote's, after 5 runs on a connection) and PostgreSQL stops
-            # parsing and planning it each time.
-            # https://docs.djangoproject.com/en/5.2/ref/databases/#server-side-parameters-binding
-            "server_side_binding": env_bool("DB_SERVER_SIDE_BINDING", default=True),
-            # Django turns psycopg's automatic preparing off for the sake of poolers in
-            # transaction mode (PgBouncer before 1.21); Encore connects directly.
-            "prepare_threshold": env_int("DB_PREPARE_THRESHOLD", 5),
-        }
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            {
+                # Parameters bound by the server, so psycopg prepares a statement it runs
+                # often (the vote's, after 5 runs on a connection) and PostgreSQL stops
+                # parsing and planning it each time.
+                # https://docs.djangoproject.com/en/5.2/ref/databases/#server-side-parameters-binding
+                "server_side_binding": env_bool("DB_SERVER_SIDE_BINDING", default=True),
+                # Django turns psycopg's automatic preparing off for the sake of poolers in
+                # transaction mode (PgBouncer before 1.21); Encore connects directly.
+                "prepare_threshold": env_int("DB_PREPARE_THRESHOLD", 5),
+            }
+        )
         if env_bool("DB_POOL", default=True):
             # https://docs.djangoproject.com/en/5.2/ref/databases/#connection-pool
             DATABASES["default"]["OPTIONS"]["pool"] = {
@@ -156,6 +158,27 @@ else:
             "TEST": {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
+
+
+# Read replicas (comma-separated URLs, streaming standbys of the primary): public reads
+# (poll lists and pages, results, bulletin boards, checkpoints) go to them through
+# voting/db_router.py; everything a voter or an agency writes or must read back stays on
+# the primary. A replica may lag a few seconds; a voter's own receipt never comes from one.
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS", default=[])
+DATABASE_REPLICAS = []
+for number, replica_url in enumerate(DATABASE_REPLICA_URLS, start=1):
+    alias = f"replica_{number}"
+    DATABASES[alias] = {
+        **database_from_url(replica_url),
+        "OPTIONS": {
+            key: value for key, value in DATABASES["default"].get("OPTIONS", {}).items() if key != "pool"
+        },
+        # A replica's tests read the primary's test database through streaming, never
+        # create their own.
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_REPLICAS.append(alias)
+DATABASE_ROUTERS = ["voting.db_router.ReplicaRouter"]
 
 # ---------------------------------------------------------------- cache and sessions
 # What happens when Redis is down is decided in docs/decisions/redis-outage.md:
