@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench messages install worker
+.PHONY: run test lint format bench cluster messages install worker
 
 install: $(STAMP)
 
@@ -55,3 +55,12 @@ bench: $(STAMP)
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(PY) -m bench.run
+
+# Beyond one box on this machine: HAProxy, two web nodes, PostgreSQL primary with a
+# synchronous standby, Redis; a vote load across a crash of the primary and a promotion
+# (cluster/run.py, docs/scaling.md). Root on Debian: installs HAProxy and wrk with apt.
+cluster: $(STAMP)
+	@command -v haproxy >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq haproxy wrk >/dev/null; }
+	$(PY) cluster/run.py

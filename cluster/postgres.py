@@ -96,10 +96,8 @@ def _prepare(root: Path) -> None:
         shutil.chown(root, "postgres", "postgres")
 
 
-def primary_create(root: Path, *, synchronous_standby: str = "") -> Instance:
-    """A new primary that accepts replication from 127.0.0.1 without a password. With
-    ``synchronous_standby``, a commit is acknowledged only once that standby (by its
-    application_name) has flushed it."""
+def primary_create(root: Path) -> Instance:
+    """A new primary that accepts replication from 127.0.0.1 without a password."""
     _prepare(root)
     primary = Instance("primary", root / "primary", free_port())
     _run([str(bin_dir() / "initdb"), "-D", str(primary.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"])
@@ -112,7 +110,6 @@ def primary_create(root: Path, *, synchronous_standby: str = "") -> Instance:
         "hot_standby = on",
         "fsync = on",
         "synchronous_commit = on",
-        f"synchronous_standby_names = '{synchronous_standby}'",
         "shared_buffers = 64MB",
     ]
     with (primary.data / "postgresql.conf").open("a") as conf:
@@ -153,6 +150,18 @@ def standby_create(root: Path, primary: Instance, *, name: str = "standby1") -> 
         )
     standby.start()
     return standby
+
+
+def synchronous_standby_set(primary: Instance, standby: Instance) -> None:
+    """From now on a commit on ``primary`` is acknowledged only once ``standby`` has
+    flushed it (set after the standby streams: before, every commit would wait)."""
+    primary.sql(f"ALTER SYSTEM SET synchronous_standby_names = '{standby.name}'")
+    primary.sql("SELECT pg_reload_conf()")
+    deadline = time.monotonic() + 30
+    while primary.sql("SELECT sync_state FROM pg_stat_replication") != "sync":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{standby.name} did not become synchronous")
+        time.sleep(0.05)
 
 
 def wait_for_replay(primary: Instance, standby: Instance, timeout: float = 30) -> None:

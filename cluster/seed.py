@@ -21,10 +21,15 @@ import django
 django.setup()
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.hashers import make_password
-from django.contrib.sessions.backends.cached_db import SessionStore
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS
+from django.contrib.sessions.backends.cached_db import KEY_PREFIX, SessionStore
+from django.contrib.sessions.models import Session
+from django.core.cache import caches
 from django.utils import timezone
+from django.utils.crypto import get_random_string
 
 from accounts.models import Agency, User
 from accounts.voter_cards import voter_cards_store_many
@@ -69,14 +74,22 @@ def fans_seed(count: int, tokens_path: Path) -> dict:
         [EmailAddress(user=user, email=user.email, verified=True, primary=True) for user in users],
         batch_size=2000,
     )
-    tokens = []
+    # Sessions as django.contrib.auth.login and cached_db would write them, in bulk.
+    store, cache = SessionStore(), caches[settings.SESSION_CACHE_ALIAS]
+    expire = timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    tokens, rows, cached = [], [], {}
     for user in users:
-        store = SessionStore()
-        store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        store.create()
-        tokens.append(store.session_key)
+        key = get_random_string(32, VALID_KEY_CHARS)
+        data = {
+            SESSION_KEY: str(user.pk),
+            BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+            HASH_SESSION_KEY: user.get_session_auth_hash(),
+        }
+        tokens.append(key)
+        rows.append(Session(session_key=key, session_data=store.encode(data), expire_date=expire))
+        cached[KEY_PREFIX + key] = data
+    Session.objects.bulk_create(rows, batch_size=2000)
+    cache.set_many(cached, timeout=settings.SESSION_COOKIE_AGE)
     voter_cards_store_many(list(zip(tokens, users, strict=True)))
     tokens_path.write_text("".join(f"{token}\n" for token in tokens))
     return {"fans": len(tokens), "tokens": str(tokens_path)}

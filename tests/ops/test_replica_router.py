@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from cluster.postgres import primary_create, remove, standby_create, wait_for_replay
+from cluster.postgres import primary_create, remove, standby_create, synchronous_standby_set, wait_for_replay
 from polls.receipts import receipt_hash
 from tests.helpers import ROOT, free_port, redis_answers, wait_until_up
 
@@ -158,10 +158,7 @@ def test_votes_answered_201_survive_the_loss_of_the_primary(replicated_service, 
     there. (This test ends the module's primary, so it runs last.)"""
     service = replicated_service
     primary, standby = service["primary"], service["standby"]
-    primary.sql("ALTER SYSTEM SET synchronous_standby_names = 'standby1'")
-    primary.sql("SELECT pg_reload_conf()")
-    wait_for_replay(primary, standby)
-    assert primary.sql("SELECT sync_state FROM pg_stat_replication") == "sync"
+    synchronous_standby_set(primary, standby)
     option = seed_poll(service, "synchronous")["options"][0]
     tokens_file = tmp_path / "tokens.txt"
     subprocess.run(
