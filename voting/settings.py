@@ -304,6 +304,10 @@ ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",
     "signup": "20/m/ip",
 }
+# Its per-IP limits count an IPv6 client per /64, as ours do (accounts/client_ip.py):
+# one customer holds a whole /64, so a bucket per address would be no limit at all.
+# allauth 65.21's default, pinned so that an upgrade cannot widen it unnoticed.
+ALLAUTH_RATE_LIMIT_IPV6_PREFIX = 64
 LOGIN_REDIRECT_URL = "/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
 
