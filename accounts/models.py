@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
+from accounts.email_aliases import canonical_email
 from accounts.timezones import validate_time_zone
 
 
@@ -39,6 +40,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     """
 
     email = models.EmailField(_("email address"), max_length=254, unique=True)
+    # The address without +tag (and without dots at Gmail), kept by save(): one
+    # account per inbox (accounts/email_aliases.py). NULL (not "", which would be
+    # unique too) only for the younger accounts of aliases made before the rule (0003).
+    canonical_email = models.CharField(max_length=254, null=True, blank=True, editable=False)  # noqa: DJ001
     display_name = models.CharField(_("display name"), max_length=80, blank=True)
     country = CountryField(_("country"), blank=True)
     preferred_language = models.CharField(
@@ -69,6 +74,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         constraints = [
             # One account per address, whatever its case: Fan@x and fan@x are one person.
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+            # One account per inbox: fan+1@x and fan@x (f.an@gmail.com and fan@gmail.com)
+            # are one address. A constraint, so two sign-ups racing hold one account.
+            models.UniqueConstraint(
+                fields=["canonical_email"], name="accounts_user_one_account_per_canonical_email"
+            ),
             models.CheckConstraint(
                 condition=models.Q(phone_verified_at__isnull=True) | ~models.Q(phone_number=""),
                 name="accounts_user_phone_verified_needs_number",
@@ -87,6 +97,24 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        user = super().from_db(db, field_names, values)
+        user._email_as_loaded = user.__dict__.get("email")
+        return user
+
+    def save(self, *args, **kwargs) -> None:
+        # The canonical form follows the address whenever the address is set; an
+        # account left without one by migration 0003 keeps none until it changes.
+        email = self.__dict__.get("email")
+        if email is not None and (self._state.adding or email != getattr(self, "_email_as_loaded", None)):
+            self.canonical_email = canonical_email(email)
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None and "email" in update_fields:
+                kwargs["update_fields"] = {*update_fields, "canonical_email"}
+        super().save(*args, **kwargs)
+        self._email_as_loaded = email
 
     @property
     def public_name(self) -> str:

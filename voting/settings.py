@@ -298,6 +298,8 @@ ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SIGNUP_FORM_HONEYPOT_FIELD = "website"
 ACCOUNT_FORMS = {"signup": "accounts.forms.EncoreSignupForm"}
+# The base of every sign-up form, the headless API's included: one account per inbox.
+ACCOUNT_SIGNUP_FORM_CLASS = "accounts.signup_checks.EncoreSignupChecks"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Encore] "
 # allauth's own rate limits stay on (its defaults), counted in the shared cache.
 ACCOUNT_RATE_LIMITS = {
