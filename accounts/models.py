@@ -233,3 +233,30 @@ class AuditLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
+
+
+class CountryChange(models.Model):
+    """One change of a fan's declared country: who made it, when, from what, to what.
+
+    The declared country decides who may vote in country-limited polls, so changes are
+    rare by rule (accounts.services.check_user_country_change) and kept here.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="country_changes"
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    from_country = CountryField(_("from"), blank=True)
+    to_country = CountryField(_("to"), blank=True)
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["user", "-changed_at"], name="accounts_country_change_user")]
+        verbose_name = _("country change")
+        verbose_name_plural = _("country changes")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.from_country or '-'} → {self.to_country or '-'}"

@@ -230,6 +230,15 @@ POLL_CACHE_SECONDS = env_int("POLL_CACHE_SECONDS", 1)
 # Cheap bot friction on HTML forms: a form sent back faster than this is refused.
 MIN_FORM_FILL_SECONDS = env_int("MIN_FORM_FILL_SECONDS", 2)
 
+# ---------------------------------------------------------------- declared country
+# The country in the profile decides who may vote in country-limited polls; it may
+# change at most once in this many days (accounts/services.py, docs/decisions/country-changes.md).
+COUNTRY_CHANGE_MIN_DAYS = env_int("COUNTRY_CHANGE_MIN_DAYS", 30)
+# Further refusals of a country change, as dotted paths of callables
+# ``(*, user, country) -> None`` raising a DomainError: accounts never imports polls,
+# so polls' rule ("not while your ballots stand in open country-limited polls") is named here.
+COUNTRY_CHANGE_CHECKS = ["polls.eligibility.check_country_change"]
+
 # ---------------------------------------------------------------- client addresses
 # Addresses (or networks, CIDR) of reverse proxies whose X-Forwarded-For we believe.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", default=[])
