@@ -270,6 +270,9 @@ FRAUD_BURST_WINDOW_MINUTES = 10
 FRAUD_SCORE_WEIGHTS = {"new": 0.30, "signup": 0.25, "shared": 0.20, "burst": 0.15, "one_ip": 0.10}
 # Signals are recomputed at most this often per poll (they aggregate over ballots).
 FRAUD_SIGNALS_CACHE_SECONDS = 60
+# A country database (a MaxMind .mmdb, or a CSV of network,country; voting/geoip.py):
+# with it, clusters count voters whose declared country is not their network's.
+GEOIP_COUNTRY_DB = os.environ.get("GEOIP_COUNTRY_DB", "")
 
 # ---------------------------------------------------------------- background work
 # Seconds between tally refreshes (the staleness bound of live results).
