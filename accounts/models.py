@@ -30,6 +30,14 @@ class UserManager(BaseUserManager):
         extra.update(is_staff=True, is_superuser=True)
         return self._create_user(email, password, **extra)
 
+    def bulk_create(self, objs, *args, **kwargs):
+        # save() is skipped here, so the canonical address is set here (demo, bench).
+        objs = list(objs)
+        for user in objs:
+            if user.email and user.canonical_email is None:
+                user.canonical_email = canonical_email(user.email)
+        return super().bulk_create(objs, *args, **kwargs)
+
 
 class User(AbstractBaseUser, PermissionsMixin):
     """A fan, agency staff member or operator; signs in with an email address.

@@ -69,6 +69,12 @@ def test_two_accounts_cannot_hold_aliases_of_one_inbox():
         UserFactory(email="m.i.n.a+2@googlemail.com")
 
 
+def test_accounts_made_in_bulk_get_their_canonical_form_too():
+    User.objects.bulk_create([User(email="bulk.fan+1@gmail.com")])
+
+    assert User.objects.get(email="bulk.fan+1@gmail.com").canonical_email == "bulkfan@gmail.com"
+
+
 def test_the_canonical_form_follows_an_address_change():
     user = UserFactory(email="old+x@example.com")
     user.email = "New.Name+y@gmail.com"
