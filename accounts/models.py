@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
+from accounts.email_aliases import canonical_email
 from accounts.timezones import validate_time_zone
 
 
@@ -29,6 +30,14 @@ class UserManager(BaseUserManager):
         extra.update(is_staff=True, is_superuser=True)
         return self._create_user(email, password, **extra)
 
+    def bulk_create(self, objs, *args, **kwargs):
+        # save() is skipped here, so the canonical address is set here (demo, bench).
+        objs = list(objs)
+        for user in objs:
+            if user.email and user.canonical_email is None:
+                user.canonical_email = canonical_email(user.email)
+        return super().bulk_create(objs, *args, **kwargs)
+
 
 class User(AbstractBaseUser, PermissionsMixin):
     """A fan, agency staff member or operator; signs in with an email address.
@@ -39,6 +48,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     """
 
     email = models.EmailField(_("email address"), max_length=254, unique=True)
+    # The address without +tag (and without dots at Gmail), kept by save(): one
+    # account per inbox (accounts/email_aliases.py). NULL (not "", which would be
+    # unique too) only for the younger accounts of aliases made before the rule (0003).
+    canonical_email = models.CharField(max_length=254, null=True, blank=True, editable=False)  # noqa: DJ001
     display_name = models.CharField(_("display name"), max_length=80, blank=True)
     country = CountryField(_("country"), blank=True)
     preferred_language = models.CharField(
@@ -69,6 +82,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         constraints = [
             # One account per address, whatever its case: Fan@x and fan@x are one person.
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+            # One account per inbox: fan+1@x and fan@x (f.an@gmail.com and fan@gmail.com)
+            # are one address. A constraint, so two sign-ups racing hold one account.
+            models.UniqueConstraint(
+                fields=["canonical_email"], name="accounts_user_one_account_per_canonical_email"
+            ),
             models.CheckConstraint(
                 condition=models.Q(phone_verified_at__isnull=True) | ~models.Q(phone_number=""),
                 name="accounts_user_phone_verified_needs_number",
@@ -87,6 +105,24 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        user = super().from_db(db, field_names, values)
+        user._email_as_loaded = user.__dict__.get("email")
+        return user
+
+    def save(self, *args, **kwargs) -> None:
+        # The canonical form follows the address whenever the address is set; an
+        # account left without one by migration 0003 keeps none until it changes.
+        email = self.__dict__.get("email")
+        if email is not None and (self._state.adding or email != getattr(self, "_email_as_loaded", None)):
+            self.canonical_email = canonical_email(email)
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None and "email" in update_fields:
+                kwargs["update_fields"] = {*update_fields, "canonical_email"}
+        super().save(*args, **kwargs)
+        self._email_as_loaded = email
 
     @property
     def public_name(self) -> str:
@@ -205,3 +241,30 @@ class AuditLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
+
+
+class CountryChange(models.Model):
+    """One change of a fan's declared country: who made it, when, from what, to what.
+
+    The declared country decides who may vote in country-limited polls, so changes are
+    rare by rule (accounts.services.check_user_country_change) and kept here.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="country_changes"
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    from_country = CountryField(_("from"), blank=True)
+    to_country = CountryField(_("to"), blank=True)
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["user", "-changed_at"], name="accounts_country_change_user")]
+        verbose_name = _("country change")
+        verbose_name_plural = _("country changes")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.from_country or '-'} → {self.to_country or '-'}"

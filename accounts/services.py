@@ -1,4 +1,5 @@
-"""Writes about agencies, members, invitations, trust and the audit log."""
+"""Writes about agencies, members, invitations, trust, the audit log and the fan's
+own profile (the declared country's rules)."""
 
 import hashlib
 import secrets
@@ -9,11 +10,12 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from accounts.errors import AgencyActionRefused
-from accounts.models import Agency, AuditLogEntry, Invitation, Membership, Role, User
+from accounts.errors import AgencyActionRefused, ProfileChangeRefused
+from accounts.models import Agency, AuditLogEntry, CountryChange, Invitation, Membership, Role, User
 from accounts.permissions import check_agency_action
 from voting.errors import Code
 
@@ -144,6 +146,54 @@ def user_trust(*, user: User, agency: Agency, granted_by: User, ip_address: str 
             ip_address=ip_address,
         )
     return user
+
+
+def check_user_country_change(*, user: User, country: str) -> None:
+    """Refuse a change of the declared country, which decides who may vote in
+    country-limited polls (a fan in a blocked country would otherwise declare an
+    allowed one and vote):
+
+    - ``recent_change``: at most one change per ``COUNTRY_CHANGE_MIN_DAYS`` (30), the
+      first declaration included;
+    - whatever the ``COUNTRY_CHANGE_CHECKS`` refuse (polls': not while the fan's
+      ballots stand in open country-limited polls, ``open_ballots``).
+
+    Raises ProfileChangeRefused (``country_change_locked``) or the checks' DomainError.
+    """
+    interval = timedelta(days=settings.COUNTRY_CHANGE_MIN_DAYS)
+    last = CountryChange.objects.filter(user=user).values_list("changed_at", flat=True).first()
+    if last is not None and timezone.now() < last + interval:
+        raise ProfileChangeRefused(
+            Code.COUNTRY_CHANGE_LOCKED,
+            _("You changed your country recently. You can change it again from %(date)s.")
+            % {"date": formats.date_format(timezone.localtime(last + interval), "DATE_FORMAT")},
+            reason="recent_change",
+        )
+    for path in settings.COUNTRY_CHANGE_CHECKS:
+        import_string(path)(user=user, country=country)
+
+
+def user_profile_update(
+    *, user: User, display_name: str, country: str, preferred_language: str, time_zone: str
+) -> User:
+    """Save the fan's profile. A different country goes through
+    ``check_user_country_change`` and is recorded (who, when, from, to); the account's
+    row is locked meanwhile, so two changes sent at once cannot both pass the rule.
+    Raises what the check raises; nothing is written then."""
+    with transaction.atomic():
+        stored = User.objects.select_for_update().get(pk=user.pk)
+        previous = stored.country.code or ""
+        if country != previous:
+            check_user_country_change(user=stored, country=country)
+            CountryChange.objects.create(
+                user=stored, changed_by=user, from_country=previous, to_country=country
+            )
+        stored.display_name = display_name
+        stored.country = country
+        stored.preferred_language = preferred_language
+        stored.time_zone = time_zone
+        stored.save(update_fields=["display_name", "country", "preferred_language", "time_zone"])
+    return stored
 
 
 def _send_invitation_mail(invitation: Invitation, token: str) -> None:

@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -21,7 +22,11 @@ from voting.ratelimits import rate_limited
 def profile(request):
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        try:
+            services.user_profile_update(user=request.user, **form.cleaned_data)
+        except DomainError as refusal:
+            form.add_error("country", ValidationError(refusal.detail, code=str(refusal.code)))
+            return render(request, "accounts/profile.html", {"form": form}, status=refusal.http_status)
         messages.success(request, _("Your profile was saved."))
         response = redirect("profile")
         if form.cleaned_data["preferred_language"]:

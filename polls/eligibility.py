@@ -1,12 +1,14 @@
 """Who may vote in a poll: verification level, account age at opening, country."""
 
+from django.db.models import Q
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.verification import VerificationLevel, level_rank
 from accounts.voter_cards import VoterCard
-from polls.errors import VoteRefused
-from polls.models import Poll
+from polls.errors import PollRuleError, VoteRefused
+from polls.models import Ballot, Poll, PollState
 from voting.errors import Code
 
 
@@ -54,3 +56,32 @@ def check_voter_eligible(*, poll: Poll, voter: VoterCard) -> None:
         raise VoteRefused(
             Code.NOT_ELIGIBLE, _("This poll is not open to voters in your country."), reason="country"
         )
+
+
+def check_country_change(*, user, country: str) -> None:
+    """One of ``COUNTRY_CHANGE_CHECKS`` (accounts asks it without importing polls):
+    a fan whose ballots stand in an open poll limited by country keeps the country they
+    voted with until the last such poll closes. Otherwise voting, changing country and
+    voting again would reach polls of two countries with one account.
+
+    Raises PollRuleError (``country_change_locked``, reason ``open_ballots``).
+    """
+    now = timezone.now()
+    open_country_limited = (
+        Poll.objects.filter(state=PollState.SCHEDULED, opens_at__lte=now, closes_at__gt=now)
+        .filter(Q(closed_early_at__isnull=True) | Q(closed_early_at__gt=now))
+        .exclude(allowed_countries="", blocked_countries="")
+    )
+    polls = list(open_country_limited.filter(pk__in=Ballot.objects.filter(voter=user).values("poll_id")))
+    if not polls:
+        return
+    last_close = max(poll.effective_closes_at for poll in polls)
+    raise PollRuleError(
+        Code.COUNTRY_CHANGE_LOCKED,
+        _(
+            "You voted in a poll open to some countries only, and it is still open. "
+            "You can change your country once it closes (%(date)s)."
+        )
+        % {"date": formats.date_format(timezone.localtime(last_close), "DATE_FORMAT")},
+        reason="open_ballots",
+    )

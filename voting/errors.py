@@ -71,6 +71,8 @@ class Code(StrEnum):
     SAME_REVIEWER = "same_reviewer", HTTPStatus.CONFLICT
     BALLOTS_QUARANTINED = "ballots_quarantined", HTTPStatus.CONFLICT
     ALREADY_MEMBER = "already_member", HTTPStatus.CONFLICT
+    # The declared country may not change now (``reason``: recent_change, open_ballots).
+    COUNTRY_CHANGE_LOCKED = "country_change_locked", HTTPStatus.CONFLICT
     # 422: an Idempotency-Key sent again with a different request.
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", HTTPStatus.UNPROCESSABLE_ENTITY
     # 429: over a rate limit; the answer carries Retry-After.

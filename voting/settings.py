@@ -253,6 +253,15 @@ POLL_CACHE_SECONDS = env_int("POLL_CACHE_SECONDS", 1)
 # Cheap bot friction on HTML forms: a form sent back faster than this is refused.
 MIN_FORM_FILL_SECONDS = env_int("MIN_FORM_FILL_SECONDS", 2)
 
+# ---------------------------------------------------------------- declared country
+# The country in the profile decides who may vote in country-limited polls; it may
+# change at most once in this many days (accounts/services.py, docs/decisions/country-changes.md).
+COUNTRY_CHANGE_MIN_DAYS = env_int("COUNTRY_CHANGE_MIN_DAYS", 30)
+# Further refusals of a country change, as dotted paths of callables
+# ``(*, user, country) -> None`` raising a DomainError: accounts never imports polls,
+# so polls' rule ("not while your ballots stand in open country-limited polls") is named here.
+COUNTRY_CHANGE_CHECKS = ["polls.eligibility.check_country_change"]
+
 # ---------------------------------------------------------------- client addresses
 # Addresses (or networks, CIDR) of reverse proxies whose X-Forwarded-For we believe.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", default=[])
@@ -284,6 +293,9 @@ FRAUD_BURST_WINDOW_MINUTES = 10
 FRAUD_SCORE_WEIGHTS = {"new": 0.30, "signup": 0.25, "shared": 0.20, "burst": 0.15, "one_ip": 0.10}
 # Signals are recomputed at most this often per poll (they aggregate over ballots).
 FRAUD_SIGNALS_CACHE_SECONDS = 60
+# A country database (a MaxMind .mmdb, or a CSV of network,country; voting/geoip.py):
+# with it, clusters count voters whose declared country is not their network's.
+GEOIP_COUNTRY_DB = os.environ.get("GEOIP_COUNTRY_DB", "")
 
 # ---------------------------------------------------------------- background work
 # Seconds between tally refreshes (the staleness bound of live results).
@@ -321,12 +333,18 @@ ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SIGNUP_FORM_HONEYPOT_FIELD = "website"
 ACCOUNT_FORMS = {"signup": "accounts.forms.EncoreSignupForm"}
+# The base of every sign-up form, the headless API's included: one account per inbox.
+ACCOUNT_SIGNUP_FORM_CLASS = "accounts.signup_checks.EncoreSignupChecks"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Encore] "
 # allauth's own rate limits stay on (its defaults), counted in the shared cache.
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",
     "signup": "20/m/ip",
 }
+# Its per-IP limits count an IPv6 client per /64, as ours do (accounts/client_ip.py):
+# one customer holds a whole /64, so a bucket per address would be no limit at all.
+# allauth 65.21's default, pinned so that an upgrade cannot widen it unnoticed.
+ALLAUTH_RATE_LIMIT_IPV6_PREFIX = 64
 LOGIN_REDIRECT_URL = "/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
 

@@ -259,6 +259,10 @@ class ClusterOutputSerializer(serializers.Serializer):
     shared_fingerprint = serializers.IntegerField(help_text="Most voters sharing one client fingerprint.")
     shared_network = serializers.IntegerField(help_text="Most voters sharing one client network.")
     top_ips = ClusterIpOutputSerializer(many=True)
+    country_mismatch = serializers.IntegerField(
+        allow_null=True,
+        help_text="Voters whose declared country is not their network's (GeoIP); null without a GeoIP database.",
+    )
     components = serializers.DictField(child=serializers.FloatField())
     score = serializers.FloatField(min_value=0, max_value=1)
     flagged = serializers.BooleanField()

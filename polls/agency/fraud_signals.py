@@ -27,7 +27,10 @@ Figures of a cluster
     ``shared_fingerprint``: the largest group of the cluster's voters sharing one
     fingerprint (for a fingerprint cluster, all of them);
     ``shared_network``: the same for one network (for a network cluster, all of them);
-    ``top_ips``: the addresses with most voters, with their ballots and voters.
+    ``top_ips``: the addresses with most voters, with their ballots and voters;
+    ``country_mismatch``: with a GeoIP database (``GEOIP_COUNTRY_DB``), the voters who
+    declared a country and cast a ballot of the cluster from a network the database
+    places in another one; None without a database. Shown, not scored.
 
 Score, in [0, 1]
     score = size * (0.30*new + 0.25*signup + 0.20*shared + 0.15*burst + 0.10*one_ip)
@@ -63,6 +66,7 @@ from django.db.models import Count, Max, Min, Q
 from django.db.models.functions import TruncMinute
 
 from polls.models import Ballot, BallotStatus, Poll
+from voting.geoip import CountryLookup, country_lookup
 
 NETWORK = "network"
 FINGERPRINT = "fingerprint"
@@ -138,6 +142,8 @@ class Cluster:
     components: dict[str, float]
     score: float
     flagged: bool
+    # Voters whose declared country is not their network's; None without GeoIP.
+    country_mismatch: int | None = None
     # Ballots per status right now; filled in after the cache, never cached.
     statuses: dict[str, int] = field(default_factory=dict)
 
@@ -174,6 +180,7 @@ def clusters_compute(*, poll: Poll) -> list[Cluster]:
     totals = {kind: _cluster_totals(ballots, kind) for kind in KINDS}
     voters_of = {kind: _cluster_voters(ballots, kind, list(totals[kind])) for kind in KINDS if totals[kind]}
     first_ballot = _first_ballot_of(ballots, totals)
+    lookup = country_lookup()
     clusters = []
     for kind in KINDS:
         keys = list(totals[kind])
@@ -182,19 +189,21 @@ def clusters_compute(*, poll: Poll) -> list[Cluster]:
         minutes = _minute_counts(ballots, kind, keys)
         others = _other_concentration(ballots, kind, keys)
         ips = _ip_counts(ballots, kind, keys)
+        mismatches = _country_mismatches(ballots, kind, keys, lookup) if lookup else None
         for key, total in totals[kind].items():
-            clusters.append(
-                _cluster(
-                    kind=kind,
-                    key=key,
-                    total=total,
-                    minutes=minutes.get(key, []),
-                    others=others.get(key, 0),
-                    ips=ips.get(key, []),
-                    voters=voters_of[kind][key],
-                    first_ballot=first_ballot,
-                )
+            cluster = _cluster(
+                kind=kind,
+                key=key,
+                total=total,
+                minutes=minutes.get(key, []),
+                others=others.get(key, 0),
+                ips=ips.get(key, []),
+                voters=voters_of[kind][key],
+                first_ballot=first_ballot,
             )
+            if mismatches is not None:
+                cluster = replace(cluster, country_mismatch=mismatches.get(key, 0))
+            clusters.append(cluster)
     return sorted(clusters, key=lambda c: (not c.flagged, -c.score, -c.ballots, c.kind, c.key))
 
 
@@ -277,6 +286,30 @@ def _cluster_voters(ballots, kind: str, keys: list[str]) -> dict[str, list[tuple
     for key, voter, joined in rows:
         voters[key].append((voter, joined))
     return voters
+
+
+def _country_mismatches(ballots, kind: str, keys: list[str], lookup: CountryLookup) -> dict[str, int]:
+    """Per cluster, the voters with a declared country who cast one of its ballots
+    from a network the GeoIP database places in another country. Rows are one per
+    (cluster, voter, network); each network is looked up once."""
+    key_field = KEY_FIELD[kind]
+    rows = (
+        ballots.filter(**{f"{key_field}__in": keys})
+        .exclude(voter__country="")
+        .exclude(client_network="")
+        .values_list(key_field, "voter_id", "voter__country", "client_network")
+        .distinct()
+        .order_by()
+    )
+    network_country: dict[str, str] = {}
+    mismatched: dict[str, set[int]] = defaultdict(set)
+    for key, voter, declared, network in rows:
+        if network not in network_country:
+            network_country[network] = lookup.country_of(network)
+        found = network_country[network]
+        if found and found != declared:
+            mismatched[key].add(voter)
+    return {key: len(voters) for key, voters in mismatched.items()}
 
 
 def _first_ballot_of(ballots, totals: dict[str, dict[str, dict]]) -> dict[int, datetime]:
