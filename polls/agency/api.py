@@ -593,8 +593,10 @@ class InvalidationListView(AgencyView):
     @extend_schema(
         summary="Quarantine, invalidate or count again some ballots (needs MFA)",
         description=(
-            "Invalidating more ballots than the agency's approval threshold waits for another "
-            "member's approval (state `pending`); anything else is applied at once (`applied`)."
+            "Waits for another member's approval (state `pending`) when the poll would then hold "
+            "more invalidated ballots than the agency's approval threshold (counted per poll, "
+            "across requests), or when it takes an invalidated ballot out of that status; "
+            "anything else is applied at once (`applied`)."
         ),
         request=InvalidationInputSerializer,
         responses={201: InvalidationOutputSerializer, **REFUSALS},

@@ -1,8 +1,10 @@
 """Reviewing ballots with four eyes: quarantine, invalidate, count again, publish."""
 
+import threading
 from http import HTTPStatus
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from accounts.models import AuditLogEntry
@@ -197,6 +199,106 @@ def test_quarantine_applies_at_once_and_blocks_publishing_until_counted_again(po
     assert published.status_code == HTTPStatus.OK
     assert published.json()["ballots"] == 40
     assert published.json()["invalidated"] == {}
+
+
+def ids_of(ballots: list[Ballot]) -> list[int]:
+    return [ballot.pk for ballot in ballots]
+
+
+def test_small_invalidations_wait_once_the_poll_total_would_pass_the_threshold(poll, requester, approver):
+    farm = cast_farm(poll, size=20)
+
+    first = invalidation_request(
+        poll=poll, actor=requester, ballot_ids=ids_of(farm[:6]), status="invalidated", reason="bot_network"
+    )
+    second = invalidation_request(
+        poll=poll, actor=requester, ballot_ids=ids_of(farm[6:12]), status="invalidated", reason="bot_network"
+    )
+    third = invalidation_request(
+        poll=poll, actor=requester, ballot_ids=ids_of(farm[12:17]), status="invalidated", reason="bot_network"
+    )
+
+    # 6 invalidated, then 6 + 6 = 12 and 6 + 5 = 11 would pass the threshold of 10.
+    assert (first.state, second.state, third.state) == ("applied", "pending", "pending")
+    assert statuses(farm[:6]) == {BallotStatus.INVALIDATED}
+    assert statuses(farm[6:17]) == {BallotStatus.COUNTED}
+    assert invalidation_approve(request=second, actor=approver).changed == 6
+    assert statuses(farm[6:12]) == {BallotStatus.INVALIDATED}
+
+
+def test_counting_again_an_invalidated_ballot_waits_for_a_second_member(poll, requester, approver):
+    farm = cast_farm(poll, size=5)
+    invalidation_request(
+        poll=poll, actor=requester, ballot_ids=ids_of(farm), status="invalidated", reason="bot_network"
+    )
+
+    restore = post_json(
+        signed_in(requester),
+        f"{API}/polls/{poll.slug}/invalidations/",
+        {"ballot_ids": ids_of(farm[:1]), "status": "counted"},
+    )
+
+    assert restore.status_code == HTTPStatus.CREATED
+    assert (restore.json()["state"], restore.json()["changed"]) == ("pending", 0)
+    assert statuses(farm) == {BallotStatus.INVALIDATED}
+    request = InvalidationRequest.objects.get(pk=restore.json()["id"])
+    assert invalidation_approve(request=request, actor=approver).changed == 1
+    assert statuses(farm[:1]) == {BallotStatus.COUNTED}
+
+
+def test_quarantining_an_invalidated_ballot_is_no_side_door_to_counting_it_again(poll, requester):
+    farm = cast_farm(poll, size=5)
+    invalidation_request(
+        poll=poll, actor=requester, ballot_ids=ids_of(farm), status="invalidated", reason="bot_network"
+    )
+
+    quarantine = invalidation_request(
+        poll=poll, actor=requester, ballot_ids=ids_of(farm), status="quarantined", reason="second_look"
+    )
+
+    assert quarantine.state == "pending"
+    assert statuses(farm) == {BallotStatus.INVALIDATED}
+
+
+def test_quarantining_and_counting_again_ballots_never_invalidated_still_apply_at_once(poll, requester):
+    farm = cast_farm(poll, size=30)  # above the threshold of 10
+
+    quarantine = invalidation_request(
+        poll=poll, actor=requester, ballot_ids=ids_of(farm), status="quarantined", reason="bot_network"
+    )
+    counted = invalidation_request(
+        poll=poll, actor=requester, ballot_ids=ids_of(farm), status="counted", reason=""
+    )
+
+    assert (quarantine.state, counted.state) == ("applied", "applied")
+    assert statuses(farm) == {BallotStatus.COUNTED}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_small_invalidations_cannot_both_slip_under_the_threshold(agency, poll, requester):
+    farm = cast_farm(poll, size=16)
+    halves = [ids_of(farm[:8]), ids_of(farm[8:])]  # 8 each; 16 together > 10
+    barrier = threading.Barrier(2)
+    states: list[str] = []
+
+    def ask(ids: list[int]) -> None:
+        try:
+            barrier.wait(timeout=30)
+            request = invalidation_request(
+                poll=poll, actor=requester, ballot_ids=ids, status="invalidated", reason="bot_network"
+            )
+            states.append(request.state)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask, args=(ids,)) for ids in halves]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(states) == ["applied", "pending"]
+    assert Ballot.objects.filter(poll=poll, status=BallotStatus.INVALIDATED).count() == 8
 
 
 def test_a_rejected_request_changes_nothing_and_cannot_be_approved_later(poll, requester, approver):
