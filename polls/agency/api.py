@@ -18,6 +18,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.selectors import audit_entries_shown
 from polls.agency import fraud_signals, lifecycle, options, publishing, review, rules
 from polls.agency import selectors as agency_selectors
 from polls.errors import PollChangeRefused
@@ -539,9 +540,10 @@ class AuditLogView(AgencyView):
         responses={200: AgencyAuditEntryOutputSerializer(many=True), **REFUSALS},
     )
     def get(self, request, slug: str):
-        entries = agency_selectors.audit_log_of_member(user=request.user, slug=slug)
+        agency, entries = agency_selectors.audit_log_of_member(user=request.user, slug=slug)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(entries, request, view=self)
+        page = audit_entries_shown(page, user=request.user, agency=agency)
         return paginator.get_paginated_response(AgencyAuditEntryOutputSerializer(page, many=True).data)
 
 
@@ -579,11 +581,13 @@ class PollSignalsView(AgencyView):
 @method_decorator(write_limited, name="post")
 class InvalidationListView(AgencyView):
     @extend_schema(
-        summary="Requests to change ballot statuses, newest first",
+        summary="Requests to change ballot statuses, newest first (managers and owners with MFA)",
         responses={200: InvalidationOutputSerializer(many=True), **REFUSALS},
     )
     def get(self, request, slug: str):
         poll = agency_selectors.poll_of_member(user=request.user, slug=slug)
+        # Requests name ballots, notes and clusters: the review's data, gated like it.
+        review.check_reviewer(poll=poll, actor=request.user)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(
             agency_selectors.invalidation_requests_of(poll=poll), request, view=self

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import permissions
 from accounts.models import Role, User
 from accounts.permissions import check_agency_action
 from accounts.services import audit_record
@@ -40,10 +41,11 @@ REASON_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]{1,63}$")
 
 
 def check_reviewer(*, poll: Poll, actor: User) -> None:
-    """Fraud signals show raw client addresses: only managers and owners with MFA may
-    see them or act on them. Raises PollChangeRefused (``not_found`` for outsiders,
-    ``permission_denied``, ``mfa_required``)."""
-    check_agency_action(user=actor, agency=poll.agency, least=Role.MANAGER, mfa=True)
+    """Fraud signals show raw client addresses, and review requests the ballots and
+    clusters they name: only managers and owners with MFA may see them or act on them
+    (``accounts.permissions.check_reviewer``). Raises AgencyActionRefused (``not_found``
+    for outsiders, ``permission_denied``, ``mfa_required``)."""
+    permissions.check_reviewer(user=actor, agency=poll.agency)
 
 
 def ballots_set_status(

@@ -390,7 +390,9 @@ def test_a_member_of_another_agency_gets_404_on_invalidations(poll):
     assert created.json()["code"] == "not_found"
 
 
-def test_an_analyst_lists_requests_but_cannot_approve(poll, agency, requester):
+def test_the_invalidation_list_needs_a_manager_with_mfa_like_the_review_page(
+    poll, agency, manager, requester
+):
     cast_farm(poll, size=12)
     request = invalidation_request(
         poll=poll,
@@ -398,17 +400,55 @@ def test_an_analyst_lists_requests_but_cannot_approve(poll, agency, requester):
         cluster=("network", FARM_NETWORK),
         status="invalidated",
         reason="bot_network",
+        note=f"all from {FARM_NETWORK}",
     )
     analyst = MembershipFactory(agency=agency, role="analyst").user
-    client = signed_in(analyst)
+    mfa_enable(analyst)
+    url = f"{API}/polls/{poll.slug}/invalidations/"
 
-    listed = client.get(f"{API}/polls/{poll.slug}/invalidations/")
-    approve = post_json(client, f"{API}/polls/{poll.slug}/invalidations/{request.pk}/approve/")
+    by_analyst = signed_in(analyst).get(url)
+    without_mfa = signed_in(manager).get(url)
+    by_reviewer = signed_in(requester).get(url)
+    approve = post_json(signed_in(analyst), f"{url}{request.pk}/approve/")
 
-    assert listed.status_code == HTTPStatus.OK
-    assert [item["id"] for item in listed.json()["results"]] == [request.pk]
+    assert by_analyst.status_code == HTTPStatus.FORBIDDEN
+    assert by_analyst.json()["code"] == "permission_denied"
+    assert FARM_NETWORK not in by_analyst.content.decode()
+    assert without_mfa.status_code == HTTPStatus.FORBIDDEN
+    assert without_mfa.json()["code"] == "mfa_required"
+    assert by_reviewer.status_code == HTTPStatus.OK
+    assert [item["id"] for item in by_reviewer.json()["results"]] == [request.pk]
     assert approve.status_code == HTTPStatus.FORBIDDEN
     assert approve.json()["code"] == "permission_denied"
+
+
+def test_the_audit_log_hides_cluster_networks_from_members_who_may_not_review(
+    poll, agency, manager, requester
+):
+    cast_farm(poll, size=12)
+    invalidation_request(
+        poll=poll,
+        actor=requester,
+        cluster=("network", FARM_NETWORK),
+        status="invalidated",
+        reason="bot_network",
+    )
+    analyst = MembershipFactory(agency=agency, role="analyst").user
+    api, page = f"{API}/agencies/{agency.slug}/audit/", f"/agency/{agency.slug}/audit/"
+
+    def cluster_in_api(user) -> dict:
+        entries = signed_in(user).get(api).json()["results"]
+        return next(
+            entry["after"]["cluster"] for entry in entries if entry["action"] == "invalidation.request"
+        )
+
+    assert cluster_in_api(analyst) == {"kind": "network", "key": "[redacted]"}
+    assert cluster_in_api(manager) == {"kind": "network", "key": "[redacted]"}  # no MFA
+    assert cluster_in_api(requester) == {"kind": "network", "key": FARM_NETWORK}
+    assert FARM_NETWORK not in signed_in(analyst).get(page).content.decode()
+    assert FARM_NETWORK in signed_in(requester).get(page).content.decode()
+    stored = AuditLogEntry.objects.get(action="invalidation.request")
+    assert stored.after["cluster"]["key"] == FARM_NETWORK  # redacted when shown, not when kept
 
 
 def test_publishing_through_the_api_needs_a_manager_with_mfa(poll, agency, manager):
