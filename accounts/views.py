@@ -74,6 +74,7 @@ def agency_members(request, slug: str):
 
 
 @login_required
+@rate_limited("agency_read", methods=("GET",))
 def agency_audit_log(request, slug: str):
     agency, _membership = _agency_for_member(request, slug)
     page = Paginator(selectors.audit_log_of(agency=agency), 50).get_page(request.GET.get("page"))

@@ -411,6 +411,8 @@ class ResultSnapshot(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     results = models.JSONField()
     board_json = models.TextField(help_text=_("The exact bytes (UTF-8) of the JSON download."))
+    # Built once at publishing, so a download never parses the board again.
+    board_csv = models.TextField(help_text=_("The exact bytes (UTF-8) of the CSV download."))
     board_digest = models.CharField(max_length=64)
     signature = models.CharField(max_length=200)
 

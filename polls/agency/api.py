@@ -39,7 +39,8 @@ from voting.ratelimits import rate_limited
 
 # Scopes in settings.RATE_LIMITS: writes are generous for people at work but tight
 # enough that a stolen session cannot flood the audit log or the disk with images;
-# turnout and fraud signals aggregate over ballots, so reads are bounded too.
+# turnout, fraud signals, review requests and the audit log are costly reads (the
+# turnout counts ballots, the others page through large tables), so they are bounded too.
 write_limited = rate_limited("agency_write")
 stats_limited = rate_limited("agency_read", methods=("GET",))
 
@@ -534,6 +535,7 @@ class PollStatsView(AgencyView):
         )
 
 
+@method_decorator(stats_limited, name="get")
 class AuditLogView(AgencyView):
     @extend_schema(
         summary="Your agency's audit log, newest first",
@@ -578,6 +580,7 @@ class PollSignalsView(AgencyView):
         return Response(SignalsOutputSerializer(answer).data)
 
 
+@method_decorator(stats_limited, name="get")
 @method_decorator(write_limited, name="post")
 class InvalidationListView(AgencyView):
     @extend_schema(

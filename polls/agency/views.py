@@ -138,6 +138,8 @@ def _render_detail(
 
 
 @login_required
+# The page counts the poll's ballots and voters (turnout): a costly read, bounded.
+@rate_limited("agency_read", methods=("GET",))
 @require_GET
 def poll_detail(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpResponse:
     agency, membership = _member_agency(request, agency_slug)

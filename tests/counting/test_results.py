@@ -4,13 +4,16 @@ import json
 import subprocess
 import sys
 from http import HTTPStatus
+from importlib import import_module
 
 import pytest
+from django.apps import apps as django_apps
 
 from polls.agency.publishing import poll_publish
 from polls.agency.review import ballots_set_status
+from polls.bulletin import board_csv
 from polls.checkpoints import checkpoint_create
-from polls.models import Ballot, Poll, VotingMethod
+from polls.models import Ballot, Poll, ResultSnapshot, VotingMethod
 from polls.recount import recount
 from polls.services import ballot_cast
 from polls.tally_math import instant_runoff
@@ -240,6 +243,39 @@ def test_csv_export_lists_every_ballot_with_the_same_fields(client, agency, publ
     assert response["Content-Type"].startswith("text/csv")
     assert lines[0] == "receipt_hash,voter_tag,choices,day,status,reason,checkpoint"
     assert len(lines) == 1 + len(SINGLE)
+
+
+def test_csv_download_serves_the_bytes_built_at_publishing_with_the_json_headers(client, agency, publisher):
+    poll = PollFactory(agency=agency)
+    cast_all(poll, SINGLE)
+    snapshot = poll_publish(poll=close(poll), actor=publisher)
+    url = f"/api/v1/polls/{poll.slug}/bulletin/"
+    expected = board_csv(json.loads(snapshot.board_json)).encode()
+    # A download never parses the board again: it would fail on this.
+    ResultSnapshot.objects.filter(pk=snapshot.pk).update(board_json="not the board")
+
+    as_csv = client.get(url, {"format": "csv"})
+    as_json = client.get(url)
+
+    assert as_csv.status_code == HTTPStatus.OK
+    assert as_csv.content == expected
+    assert as_json.content == b"not the board"
+    assert as_csv["Content-Disposition"] == f'attachment; filename="{poll.slug}-bulletin.csv"'
+    for header in ("Cache-Control", "X-Content-SHA256"):
+        assert as_csv[header] == as_json[header]
+
+
+def test_the_migration_builds_the_csv_of_boards_published_before_it(agency, publisher):
+    migration = import_module("polls.migrations.0004_snapshot_board_csv")
+    poll = PollFactory(agency=agency)
+    cast_all(poll, SINGLE)
+    snapshot = poll_publish(poll=close(poll), actor=publisher)
+    ResultSnapshot.objects.filter(pk=snapshot.pk).update(board_csv="")
+
+    migration.fill_board_csv(django_apps, None)
+
+    assert ResultSnapshot.objects.get(pk=snapshot.pk).board_csv == snapshot.board_csv
+    assert snapshot.board_csv.count("\n") == 1 + len(SINGLE)
 
 
 def test_publishing_needs_a_closed_poll(agency, publisher):
