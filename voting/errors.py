@@ -67,6 +67,8 @@ class Code(StrEnum):
     # Four eyes: the member who asked for an invalidation cannot also decide on it.
     SAME_REVIEWER = "same_reviewer", HTTPStatus.CONFLICT
     BALLOTS_QUARANTINED = "ballots_quarantined", HTTPStatus.CONFLICT
+    # Publishing waits PUBLISH_GRACE_SECONDS after the close for votes still in flight.
+    PUBLISH_TOO_EARLY = "publish_too_early", HTTPStatus.CONFLICT
     ALREADY_MEMBER = "already_member", HTTPStatus.CONFLICT
     # 422: an Idempotency-Key sent again with a different request.
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", HTTPStatus.UNPROCESSABLE_ENTITY

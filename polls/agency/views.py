@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -132,6 +133,10 @@ def _render_detail(
         "can_close": can_write and poll_status == PollStatus.OPEN,
         "can_cancel": can_write and poll.state in (PollState.DRAFT, PollState.SCHEDULED),
         "can_publish": can_write and poll_status == PollStatus.CLOSED,
+        # Shown while the grace period after the close runs (publishing refuses before).
+        "publishable_at": publishing.publishable_at(poll)
+        if poll_status == PollStatus.CLOSED and publishing.publishable_at(poll) > timezone.now()
+        else None,
         "turnout": agency_selectors.poll_turnout(poll=poll),
     }
     return render(request, "agency/polls/detail.html", context, status=status)

@@ -1,9 +1,11 @@
 """Reviewing ballots with four eyes: quarantine, invalidate, count again, publish."""
 
 import threading
+from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test import Client
 
@@ -460,6 +462,28 @@ def test_publishing_through_the_api_needs_a_manager_with_mfa(poll, agency, manag
     assert response.status_code == HTTPStatus.FORBIDDEN
     assert response.json()["code"] == "mfa_required"
     assert Poll.objects.get(pk=poll.pk).state == PollState.SCHEDULED
+
+
+def test_publishing_waits_for_the_grace_period_after_the_close_with_409(poll, agency, requester, settings):
+    settings.PUBLISH_GRACE_SECONDS = 10
+    cast_farm(poll, size=2)
+    closed_at = close(poll).closed_early_at
+    client = signed_in(requester)
+
+    with time_machine.travel(closed_at + timedelta(seconds=9), tick=False):
+        early = post_json(client, f"{API}/polls/{poll.slug}/publish/")
+        page = client.get(f"/agency/{agency.slug}/polls/{poll.slug}/").content.decode()
+    with time_machine.travel(closed_at + timedelta(seconds=10), tick=False):
+        published = post_json(client, f"{API}/polls/{poll.slug}/publish/")
+
+    assert early.status_code == HTTPStatus.CONFLICT
+    assert early.json()["code"] == "publish_too_early"
+    assert early.json()["publishable_at"].startswith(
+        (closed_at + timedelta(seconds=10)).strftime("%Y-%m-%dT%H:%M:%S")
+    )
+    assert "Results can be published from" in page
+    assert published.status_code == HTTPStatus.OK
+    assert published.json()["ballots"] == 2
 
 
 # ------------------------------------------------------------------ pages
