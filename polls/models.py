@@ -453,8 +453,10 @@ class InvalidationRequestState(models.TextChoices):
 
 
 class InvalidationRequest(models.Model):
-    """A reviewer's request to change the status of some ballots of a poll. Above the
-    agency's threshold it waits for a second member's approval (four eyes)."""
+    """A reviewer's request to change the status of some ballots of a poll. It waits for
+    a second member's approval (four eyes) when it would leave more of the poll's
+    ballots invalidated than the agency's threshold, or take ballots out of
+    ``invalidated`` (polls/agency/review.py)."""
 
     poll = models.ForeignKey(Poll, on_delete=models.PROTECT, related_name="invalidation_requests")
     status = models.CharField(max_length=16, choices=BallotStatus.choices)

@@ -6,6 +6,7 @@ Like the API, each view parses a form, calls one service of ``polls.agency`` and
 a refusal into form errors or a message; who may act is ``accounts.permissions``.
 """
 
+from datetime import datetime
 from http import HTTPStatus
 
 from django.contrib import messages
@@ -133,13 +134,18 @@ def _render_detail(
         "can_close": can_write and poll_status == PollStatus.OPEN,
         "can_cancel": can_write and poll.state in (PollState.DRAFT, PollState.SCHEDULED),
         "can_publish": can_write and poll_status == PollStatus.CLOSED,
-        # Shown while the grace period after the close runs (publishing refuses before).
-        "publishable_at": publishing.publishable_at(poll)
-        if poll_status == PollStatus.CLOSED and publishing.publishable_at(poll) > timezone.now()
-        else None,
+        "publishable_at": _publishable_later(poll, poll_status),
         "turnout": agency_selectors.poll_turnout(poll=poll),
     }
     return render(request, "agency/polls/detail.html", context, status=status)
+
+
+def _publishable_later(poll: Poll, poll_status: PollStatus) -> datetime | None:
+    """When a closed poll still in its grace period may be published, else None."""
+    if poll_status != PollStatus.CLOSED:
+        return None
+    moment = publishing.publishable_at(poll)
+    return moment if moment > timezone.now() else None
 
 
 @login_required
