@@ -70,6 +70,21 @@ def check_agency_action(
     return membership
 
 
+def check_reviewer(*, user: User, agency: Agency) -> Membership:
+    """Reviewing ballots shows what names voters' networks: fraud signals with raw client
+    addresses, review requests, the clusters they name. Only managers and owners with
+    MFA; raises AgencyActionRefused as ``check_agency_action`` does."""
+    return check_agency_action(user=user, agency=agency, least=Role.MANAGER, mfa=True)
+
+
+def may_review(*, user: User, agency: Agency) -> bool:
+    try:
+        check_reviewer(user=user, agency=agency)
+    except AgencyActionRefused:
+        return False
+    return True
+
+
 def agency_of_member(*, user: User, slug: str) -> tuple[Agency, Membership]:
     """The agency with that slug and the user's membership in it; ``not_found``
     (AgencyActionRefused) for anyone else."""

@@ -79,9 +79,11 @@ def agency_members(request, slug: str):
 
 
 @login_required
+@rate_limited("agency_read", methods=("GET",))
 def agency_audit_log(request, slug: str):
     agency, _membership = _agency_for_member(request, slug)
     page = Paginator(selectors.audit_log_of(agency=agency), 50).get_page(request.GET.get("page"))
+    page.object_list = selectors.audit_entries_shown(page.object_list, user=request.user, agency=agency)
     return render(request, "agency/audit_log.html", {"agency": agency, "page": page})
 
 

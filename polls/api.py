@@ -2,8 +2,9 @@
 
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import cache_control
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.generics import ListAPIView
@@ -15,7 +16,7 @@ from accounts.voter_cards import voter_card_store
 from polls import selectors
 from polls.errors import VoteRefused
 from polls.lean_api import results_response
-from polls.models import Poll, PollKind, PollStatus
+from polls.models import Poll, PollKind, PollStatus, VoterStatus
 from polls.services import ballot_cast
 from voting.db_router import public_reads, reads_from_replica
 from voting.errors import Code, DomainError, ErrorSerializer
@@ -78,9 +79,26 @@ class PollOutputSerializer(serializers.Serializer):
         return OptionOutputSerializer(poll.options.all(), many=True, context=context).data
 
 
+# A pattern rather than an enum: drf-spectacular names enums after their field, and
+# "status" already names the enum of poll statuses.
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": f"^({'|'.join(VoterStatus.values)})$",
+        "example": VoterStatus.RECORDED.value,
+    }
+)
+class VoterStatusField(serializers.CharField):
+    """A ballot's status as its voter sees it: "recorded" until the results are
+    published (``polls.models.VoterStatus``)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="voter_status", **kwargs)
+
+
 class BallotOutputSerializer(serializers.Serializer):
-    status = serializers.CharField()
-    reason = serializers.CharField(source="status_reason")
+    status = VoterStatusField()
+    reason = serializers.CharField(source="voter_reason")
     choices = serializers.SerializerMethodField()
     cast_at = serializers.DateTimeField()
     day = serializers.DateField()
@@ -239,8 +257,8 @@ class CheckpointListView(APIView):
 
 class ReceiptOutputSerializer(serializers.Serializer):
     poll = serializers.CharField(source="poll.slug")
-    status = serializers.CharField()
-    reason = serializers.CharField(source="status_reason")
+    status = VoterStatusField()
+    reason = serializers.CharField(source="voter_reason")
     choices = serializers.SerializerMethodField()
     cast_at = serializers.DateTimeField()
     day = serializers.DateField()
@@ -251,9 +269,17 @@ class ReceiptOutputSerializer(serializers.Serializer):
 
 
 @method_decorator(rate_limited("receipt", methods=("GET",)), name="get")
+# Every answer, refusals included: the path holds the code, and no cache may keep it.
+@method_decorator(cache_control(no_store=True), name="dispatch")
 class ReceiptView(APIView):
     @extend_schema(
         summary="Check a receipt: whether and how the ballot was counted",
+        description=(
+            'The status is "recorded" (no reason) until the poll\'s results are published, '
+            'then "counted", "quarantined" or "invalidated" with its reason. Answers '
+            "`Cache-Control: no-store`. Browsers should use the receipt page, which takes the "
+            "code by POST and keeps it out of URLs."
+        ),
         responses={200: ReceiptOutputSerializer, 404: ErrorSerializer, 429: ErrorSerializer},
     )
     def get(self, request, receipt: str):

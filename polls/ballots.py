@@ -83,11 +83,20 @@ def _defaults(model) -> dict[str, Any]:
 # The poll row as the database holds it when the statement runs, not as a worker's
 # cache remembers it, must be open at the ballot's cast_at: whatever the cache believes,
 # no ballot enters after closes_at, an early close or a cancellation.
+#
+# FOR KEY SHARE holds the row from this check to the vote's commit. It is the lock the
+# ballot's foreign key takes on the poll row anyway (at commit, the constraint being
+# deferred), taken at the check instead: votes do not block one another, but closing
+# and publishing (SELECT ... FOR UPDATE) wait for every vote that passed the check to
+# commit, and a vote that comes to the row while they hold it waits, then re-checks
+# the row as they left it (closed, published) and is refused. So an acknowledged vote
+# is always on the published board (docs/decisions/publishing-after-in-flight-votes.md).
 OPEN_POLL_SQL = """
     SELECT id FROM polls_poll
     WHERE id = %s::integer AND state = 'scheduled'
       AND opens_at <= %s::timestamptz AND closes_at > %s::timestamptz
       AND (closed_early_at IS NULL OR closed_early_at > %s::timestamptz)
+    FOR KEY SHARE
 """
 
 

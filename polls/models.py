@@ -242,6 +242,20 @@ class BallotStatus(models.TextChoices):
     INVALIDATED = "invalidated", _("Invalidated")
 
 
+class VoterStatus(models.TextChoices):
+    """What a voter is told about their own ballot (receipt, my votes, the poll page).
+
+    ``recorded`` until the poll's results are published, whatever review did: a farm
+    holding its receipts must not watch its ballots turn quarantined or invalidated
+    live, and move networks. Once published, the ballot's status and reason, which the
+    bulletin board shows anyway."""
+
+    RECORDED = "recorded", _("Recorded")
+    COUNTED = BallotStatus.COUNTED.value, BallotStatus.COUNTED.label
+    QUARANTINED = BallotStatus.QUARANTINED.value, BallotStatus.QUARANTINED.label
+    INVALIDATED = BallotStatus.INVALIDATED.value, BallotStatus.INVALIDATED.label
+
+
 class Ballot(models.Model):
     """One vote. Its (poll, voter, period, slot) is unique and its slot is below the
     poll's ``votes_per_period``, so no account can exceed the allowance, even with
@@ -296,6 +310,18 @@ class Ballot(models.Model):
 
     def __str__(self) -> str:
         return f"ballot {self.pk} in {self.poll_id}"
+
+    @property
+    def voter_status(self) -> VoterStatus:
+        """The status shown to the voter (``VoterStatus``); reads ``self.poll``."""
+        if self.poll.state != PollState.PUBLISHED:
+            return VoterStatus.RECORDED
+        return VoterStatus(self.status)
+
+    @property
+    def voter_reason(self) -> str:
+        """The reason shown to the voter: none until the results are published."""
+        return "" if self.voter_status == VoterStatus.RECORDED else self.status_reason
 
 
 class BallotChoice(models.Model):
@@ -411,6 +437,8 @@ class ResultSnapshot(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     results = models.JSONField()
     board_json = models.TextField(help_text=_("The exact bytes (UTF-8) of the JSON download."))
+    # Built once at publishing, so a download never parses the board again.
+    board_csv = models.TextField(help_text=_("The exact bytes (UTF-8) of the CSV download."))
     board_digest = models.CharField(max_length=64)
     signature = models.CharField(max_length=200)
 
@@ -425,8 +453,10 @@ class InvalidationRequestState(models.TextChoices):
 
 
 class InvalidationRequest(models.Model):
-    """A reviewer's request to change the status of some ballots of a poll. Above the
-    agency's threshold it waits for a second member's approval (four eyes)."""
+    """A reviewer's request to change the status of some ballots of a poll. It waits for
+    a second member's approval (four eyes) when it would leave more of the poll's
+    ballots invalidated than the agency's threshold, or take ballots out of
+    ``invalidated`` (polls/agency/review.py)."""
 
     poll = models.ForeignKey(Poll, on_delete=models.PROTECT, related_name="invalidation_requests")
     status = models.CharField(max_length=16, choices=BallotStatus.choices)

@@ -1,9 +1,10 @@
-"""The frozen snapshot of a published poll: its bulletin board, the results computed
-from the board alone (as any recount will) and their signature."""
+"""The frozen snapshot of a published poll: its bulletin board (JSON, and the same
+ballots as CSV), the results computed from the board alone (as any recount will) and
+their signature."""
 
 from django.utils import timezone
 
-from polls.bulletin import board_digest, board_document, board_json
+from polls.bulletin import board_csv, board_digest, board_document, board_json
 from polls.checkpoints import checkpoint_create
 from polls.models import Poll, ResultSnapshot
 from polls.signing import sign_results
@@ -25,6 +26,7 @@ def snapshot_build(*, poll: Poll) -> ResultSnapshot:
         created_at=now,
         results=results,
         board_json=text,
+        board_csv=board_csv(document),
         board_digest=digest,
         signature=results["signature"],
     )

@@ -9,7 +9,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts.fingerprint import client_fingerprint
@@ -149,12 +149,21 @@ def poll_results(request, slug: str):
     return render(request, "polls/results.html", context)
 
 
-@rate_limited("receipt", methods=("GET",))
+@require_http_methods(["GET", "POST"])
+@cache_control(no_store=True)
+@rate_limited("receipt")
 def receipt_check(request):
-    code = request.GET.get("code", "").strip()
-    context = {"code": code}
-    if code:
-        ballot = selectors.ballot_for_receipt(code=code)
-        context["ballot"] = ballot
-        context["not_found"] = ballot is None
+    """The receipt form (GET) and its answer (POST, with CSRF). The code travels in the
+    request body only, so it stays out of URLs, server logs and the browser's history;
+    a GET with ``?code=`` looks nothing up and is sent to the bare form, so that the
+    code leaves the address bar (the page would otherwise repeat its URL, e.g. in the
+    language form). No cache keeps an answer. The status says "recorded" until the
+    results are published (``Ballot.voter_status``)."""
+    if request.method == "GET" and "code" in request.GET:
+        return redirect("receipt_check")
+    context = {}
+    if request.method == "POST":
+        code = request.POST.get("code", "").strip()
+        ballot = selectors.ballot_for_receipt(code=code) if code else None
+        context = {"ballot": ballot, "not_found": ballot is None}
     return render(request, "polls/receipt_check.html", context)

@@ -23,6 +23,8 @@ def _fast_passwords_and_clean_cache(settings):
     # Tests change polls behind the ORM's back (queryset updates, time travel) and read
     # them back at once; the tests of the per-worker cache turn it on themselves.
     settings.POLL_CACHE_SECONDS = 0
+    # Tests publish the moment they close a poll; the grace period's tests set it back.
+    settings.PUBLISH_GRACE_SECONDS = 0
     process_caches_clear()
     cache.clear()
     yield

@@ -70,6 +70,8 @@ class Code(StrEnum):
     # Four eyes: the member who asked for an invalidation cannot also decide on it.
     SAME_REVIEWER = "same_reviewer", HTTPStatus.CONFLICT
     BALLOTS_QUARANTINED = "ballots_quarantined", HTTPStatus.CONFLICT
+    # Publishing waits PUBLISH_GRACE_SECONDS after the close for votes still in flight.
+    PUBLISH_TOO_EARLY = "publish_too_early", HTTPStatus.CONFLICT
     ALREADY_MEMBER = "already_member", HTTPStatus.CONFLICT
     # The declared country may not change now (``reason``: recent_change, open_ballots).
     COUNTRY_CHANGE_LOCKED = "country_change_locked", HTTPStatus.CONFLICT

@@ -272,6 +272,9 @@ RAW_IP_RETENTION_DAYS = env_int("RAW_IP_RETENTION_DAYS", 30)
 # ---------------------------------------------------------------- published results
 # Ed25519 private key (PEM) that signs published results; see polls/signing.py.
 SIGNING_KEY = os.environ.get("SIGNING_KEY", "").replace("\\n", "\n")
+# Seconds after a poll closes before its results may be published: votes cast just
+# before the close are still in flight (docs/decisions/publishing-after-in-flight-votes.md).
+PUBLISH_GRACE_SECONDS = env_int("PUBLISH_GRACE_SECONDS", 10)
 
 # ---------------------------------------------------------------- fraud signals
 # How polls/agency/fraud_signals.py scores clusters of ballots; docs/anti-fraud-signals.md.

@@ -18,6 +18,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.selectors import audit_entries_shown
 from polls.agency import fraud_signals, lifecycle, options, publishing, review, rules
 from polls.agency import selectors as agency_selectors
 from polls.errors import PollChangeRefused
@@ -38,7 +39,8 @@ from voting.ratelimits import rate_limited
 
 # Scopes in settings.RATE_LIMITS: writes are generous for people at work but tight
 # enough that a stolen session cannot flood the audit log or the disk with images;
-# turnout and fraud signals aggregate over ballots, so reads are bounded too.
+# turnout, fraud signals, review requests and the audit log are costly reads (the
+# turnout counts ballots, the others page through large tables), so they are bounded too.
 write_limited = rate_limited("agency_write")
 stats_limited = rate_limited("agency_read", methods=("GET",))
 
@@ -537,15 +539,17 @@ class PollStatsView(AgencyView):
         )
 
 
+@method_decorator(stats_limited, name="get")
 class AuditLogView(AgencyView):
     @extend_schema(
         summary="Your agency's audit log, newest first",
         responses={200: AgencyAuditEntryOutputSerializer(many=True), **REFUSALS},
     )
     def get(self, request, slug: str):
-        entries = agency_selectors.audit_log_of_member(user=request.user, slug=slug)
+        agency, entries = agency_selectors.audit_log_of_member(user=request.user, slug=slug)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(entries, request, view=self)
+        page = audit_entries_shown(page, user=request.user, agency=agency)
         return paginator.get_paginated_response(AgencyAuditEntryOutputSerializer(page, many=True).data)
 
 
@@ -580,14 +584,17 @@ class PollSignalsView(AgencyView):
         return Response(SignalsOutputSerializer(answer).data)
 
 
+@method_decorator(stats_limited, name="get")
 @method_decorator(write_limited, name="post")
 class InvalidationListView(AgencyView):
     @extend_schema(
-        summary="Requests to change ballot statuses, newest first",
+        summary="Requests to change ballot statuses, newest first (managers and owners with MFA)",
         responses={200: InvalidationOutputSerializer(many=True), **REFUSALS},
     )
     def get(self, request, slug: str):
         poll = agency_selectors.poll_of_member(user=request.user, slug=slug)
+        # Requests name ballots, notes and clusters: the review's data, gated like it.
+        review.check_reviewer(poll=poll, actor=request.user)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(
             agency_selectors.invalidation_requests_of(poll=poll), request, view=self
@@ -597,8 +604,10 @@ class InvalidationListView(AgencyView):
     @extend_schema(
         summary="Quarantine, invalidate or count again some ballots (needs MFA)",
         description=(
-            "Invalidating more ballots than the agency's approval threshold waits for another "
-            "member's approval (state `pending`); anything else is applied at once (`applied`)."
+            "Waits for another member's approval (state `pending`) when the poll would then hold "
+            "more invalidated ballots than the agency's approval threshold (counted per poll, "
+            "across requests), or when it takes an invalidated ballot out of that status; "
+            "anything else is applied at once (`applied`)."
         ),
         request=InvalidationInputSerializer,
         responses={201: InvalidationOutputSerializer, **REFUSALS},

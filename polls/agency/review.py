@@ -5,10 +5,13 @@ results count them by reason. Every change goes to the agency's audit log.
 
 ``ballots_set_status`` is the one function that changes statuses (and keeps the
 tallies right). Reviewers go through the four-eyes flow above it: an
-``invalidation_request`` that invalidates more ballots than the agency's
-``invalidation_approval_threshold`` waits for a second member's
-``invalidation_approve`` (or ``invalidation_reject``); everything else is applied at
-once, because a quarantine, or counting again, is undone by the next request.
+``invalidation_request`` waits for a second member's ``invalidation_approve`` (or
+``invalidation_reject``) when it would leave more of the poll's ballots invalidated
+than the agency's ``invalidation_approval_threshold`` (counted per poll, so ten
+requests of 100 are one of 1,000), or when it takes an invalidated ballot out of
+that status (counting it again, or quarantining it on the way there). Quarantining
+and counting again other ballots are applied at once: they undo each other, and a
+quarantined ballot blocks publishing. See docs/decisions/four-eyes-per-poll.md.
 """
 
 import re
@@ -17,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import permissions
 from accounts.models import Role, User
 from accounts.permissions import check_agency_action
 from accounts.services import audit_record
@@ -37,10 +41,11 @@ REASON_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]{1,63}$")
 
 
 def check_reviewer(*, poll: Poll, actor: User) -> None:
-    """Fraud signals show raw client addresses: only managers and owners with MFA may
-    see them or act on them. Raises PollChangeRefused (``not_found`` for outsiders,
-    ``permission_denied``, ``mfa_required``)."""
-    check_agency_action(user=actor, agency=poll.agency, least=Role.MANAGER, mfa=True)
+    """Fraud signals show raw client addresses, and review requests the ballots and
+    clusters they name: only managers and owners with MFA may see them or act on them
+    (``accounts.permissions.check_reviewer``). Raises AgencyActionRefused (``not_found``
+    for outsiders, ``permission_denied``, ``mfa_required``)."""
+    permissions.check_reviewer(user=actor, agency=poll.agency)
 
 
 def ballots_set_status(
@@ -76,9 +81,6 @@ def ballots_set_status(
 
 # ------------------------------------------------------------------ four eyes
 
-# Statuses that undo themselves: a quarantine is lifted by counting again, and
-# counting again restores what was counted. Only invalidation waits for a second member.
-APPLIED_AT_ONCE = (BallotStatus.QUARANTINED, BallotStatus.COUNTED)
 # One request names at most this many ballots (its ids are stored on the request).
 MAX_REQUEST_BALLOTS = 100_000
 
@@ -98,10 +100,9 @@ def invalidation_request(
 
     Name the ballots either by id or by a fraud-signal cluster ``(kind, key)``, e.g.
     ``("network", "203.0.113.0/24")``; a cluster is resolved to its ballots now, so
-    an approver approves exactly what was requested. Invalidating more ballots than
-    the agency's ``invalidation_approval_threshold`` waits for another member
-    (``invalidation_approve``); smaller invalidations, quarantines and counting
-    again are applied at once through ``ballots_set_status``.
+    an approver approves exactly what was requested. The request waits for another
+    member (``invalidation_approve``) when ``_needs_second_member`` says so; it is
+    applied at once through ``ballots_set_status`` otherwise.
 
     Needs a manager or owner with MFA. Raises PollChangeRefused: ``not_found``,
     ``permission_denied``, ``mfa_required``, ``invalid`` (status, reason, ballots
@@ -111,9 +112,11 @@ def invalidation_request(
     check_agency_action(user=actor, agency=poll.agency, least=Role.MANAGER, mfa=True)
     reason = _checked_reason(status, reason)
     ids = _checked_ballot_ids(poll=poll, ballot_ids=ballot_ids, cluster=cluster)
-    at_once = status in APPLIED_AT_ONCE or len(ids) <= poll.agency.invalidation_approval_threshold
     with transaction.atomic():
+        # The poll's row stays locked till commit: two requests decided at once cannot
+        # both count the same invalidated total.
         _check_not_final(poll)
+        at_once = not _needs_second_member(poll=poll, status=status, ids=ids)
         request = InvalidationRequest.objects.create(
             poll=poll,
             status=status,
@@ -189,6 +192,25 @@ def _decide(
             ip_address=ip_address,
         )
     return locked
+
+
+def _needs_second_member(*, poll: Poll, status: str, ids: list[int]) -> bool:
+    """Whether a request must wait for another member (inside the caller's transaction,
+    with the poll's row locked).
+
+    Invalidating waits when the poll would then hold more invalidated ballots than the
+    agency's threshold: the count is per poll, so splitting a large invalidation into
+    small requests only makes the later ones wait. Any other status waits when it takes
+    a ballot out of ``invalidated``: undoing an invalidation needs the same two names as
+    making one, and quarantining first is no side door. Quarantining or counting again
+    ballots that are not invalidated applies at once.
+    """
+    named = Ballot.objects.filter(poll=poll, id__in=ids)
+    if status != BallotStatus.INVALIDATED:
+        return named.filter(status=BallotStatus.INVALIDATED).exists()
+    invalidated = Ballot.objects.filter(poll=poll, status=BallotStatus.INVALIDATED).count()
+    newly = named.exclude(status=BallotStatus.INVALIDATED).count()
+    return invalidated + newly > poll.agency.invalidation_approval_threshold
 
 
 def _apply(

@@ -53,9 +53,11 @@ def poll_turnout(*, poll: Poll) -> dict:
     return {"ballots": totals["ballots"], "voters": totals["voters"]}
 
 
-def audit_log_of_member(*, user: User, slug: str) -> QuerySet[AuditLogEntry]:
+def audit_log_of_member(*, user: User, slug: str) -> tuple[Agency, QuerySet[AuditLogEntry]]:
+    """The agency and its audit log, newest first, for one of its members; show a page
+    of it through ``accounts.selectors.audit_entries_shown``."""
     agency = agency_of_member(user=user, slug=slug)
-    return agency.audit_log.select_related("actor")
+    return agency, agency.audit_log.select_related("actor")
 
 
 def invalidation_requests_of(*, poll: Poll) -> QuerySet[InvalidationRequest]:

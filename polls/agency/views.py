@@ -6,12 +6,14 @@ Like the API, each view parses a form, calls one service of ``polls.agency`` and
 a refusal into form errors or a message; who may act is ``accounts.permissions``.
 """
 
+from datetime import datetime
 from http import HTTPStatus
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -132,12 +134,23 @@ def _render_detail(
         "can_close": can_write and poll_status == PollStatus.OPEN,
         "can_cancel": can_write and poll.state in (PollState.DRAFT, PollState.SCHEDULED),
         "can_publish": can_write and poll_status == PollStatus.CLOSED,
+        "publishable_at": _publishable_later(poll, poll_status),
         "turnout": agency_selectors.poll_turnout(poll=poll),
     }
     return render(request, "agency/polls/detail.html", context, status=status)
 
 
+def _publishable_later(poll: Poll, poll_status: PollStatus) -> datetime | None:
+    """When a closed poll still in its grace period may be published, else None."""
+    if poll_status != PollStatus.CLOSED:
+        return None
+    moment = publishing.publishable_at(poll)
+    return moment if moment > timezone.now() else None
+
+
 @login_required
+# The page counts the poll's ballots and voters (turnout): a costly read, bounded.
+@rate_limited("agency_read", methods=("GET",))
 @require_GET
 def poll_detail(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpResponse:
     agency, membership = _member_agency(request, agency_slug)

@@ -636,6 +636,28 @@ def test_writes_are_rate_limited_per_account(manager_client, agency, settings):
     assert 1 <= int(answers[3].headers["Retry-After"]) <= 3600
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "{api}/agencies/{agency}/audit/",
+        "/agency/{agency}/audit/",
+        "{api}/polls/{poll}/invalidations/",
+        "/agency/{agency}/polls/{poll}/",
+    ],
+    ids=["audit api", "audit page", "invalidation list", "poll page with turnout"],
+)
+def test_costly_agency_reads_are_rate_limited_per_account(mfa_manager_client, agency, settings, path):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "agency_read": [("account", "2/h")]}
+    poll = PollFactory(agency=agency)
+    url = path.format(api=API, agency=agency.slug, poll=poll.slug)
+
+    answers = [mfa_manager_client.get(url) for _ in range(3)]
+
+    assert [answer.status_code for answer in answers[:2]] == [HTTPStatus.OK] * 2
+    assert answers[2].status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert 1 <= int(answers[2].headers["Retry-After"]) <= 3600
+
+
 def test_schema_stays_valid_with_the_agency_api(client):
     response = client.get("/api/schema/", {"format": "json"})
 

@@ -1,8 +1,12 @@
 """Reviewing ballots with four eyes: quarantine, invalidate, count again, publish."""
 
+import threading
+from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
+import time_machine
+from django.db import connection
 from django.test import Client
 
 from accounts.models import AuditLogEntry
@@ -199,6 +203,106 @@ def test_quarantine_applies_at_once_and_blocks_publishing_until_counted_again(po
     assert published.json()["invalidated"] == {}
 
 
+def ids_of(ballots: list[Ballot]) -> list[int]:
+    return [ballot.pk for ballot in ballots]
+
+
+def test_small_invalidations_wait_once_the_poll_total_would_pass_the_threshold(poll, requester, approver):
+    farm = cast_farm(poll, size=20)
+
+    first = invalidation_request(
+        poll=poll, actor=requester, ballot_ids=ids_of(farm[:6]), status="invalidated", reason="bot_network"
+    )
+    second = invalidation_request(
+        poll=poll, actor=requester, ballot_ids=ids_of(farm[6:12]), status="invalidated", reason="bot_network"
+    )
+    third = invalidation_request(
+        poll=poll, actor=requester, ballot_ids=ids_of(farm[12:17]), status="invalidated", reason="bot_network"
+    )
+
+    # 6 invalidated, then 6 + 6 = 12 and 6 + 5 = 11 would pass the threshold of 10.
+    assert (first.state, second.state, third.state) == ("applied", "pending", "pending")
+    assert statuses(farm[:6]) == {BallotStatus.INVALIDATED}
+    assert statuses(farm[6:17]) == {BallotStatus.COUNTED}
+    assert invalidation_approve(request=second, actor=approver).changed == 6
+    assert statuses(farm[6:12]) == {BallotStatus.INVALIDATED}
+
+
+def test_counting_again_an_invalidated_ballot_waits_for_a_second_member(poll, requester, approver):
+    farm = cast_farm(poll, size=5)
+    invalidation_request(
+        poll=poll, actor=requester, ballot_ids=ids_of(farm), status="invalidated", reason="bot_network"
+    )
+
+    restore = post_json(
+        signed_in(requester),
+        f"{API}/polls/{poll.slug}/invalidations/",
+        {"ballot_ids": ids_of(farm[:1]), "status": "counted"},
+    )
+
+    assert restore.status_code == HTTPStatus.CREATED
+    assert (restore.json()["state"], restore.json()["changed"]) == ("pending", 0)
+    assert statuses(farm) == {BallotStatus.INVALIDATED}
+    request = InvalidationRequest.objects.get(pk=restore.json()["id"])
+    assert invalidation_approve(request=request, actor=approver).changed == 1
+    assert statuses(farm[:1]) == {BallotStatus.COUNTED}
+
+
+def test_quarantining_an_invalidated_ballot_is_no_side_door_to_counting_it_again(poll, requester):
+    farm = cast_farm(poll, size=5)
+    invalidation_request(
+        poll=poll, actor=requester, ballot_ids=ids_of(farm), status="invalidated", reason="bot_network"
+    )
+
+    quarantine = invalidation_request(
+        poll=poll, actor=requester, ballot_ids=ids_of(farm), status="quarantined", reason="second_look"
+    )
+
+    assert quarantine.state == "pending"
+    assert statuses(farm) == {BallotStatus.INVALIDATED}
+
+
+def test_quarantining_and_counting_again_ballots_never_invalidated_still_apply_at_once(poll, requester):
+    farm = cast_farm(poll, size=30)  # above the threshold of 10
+
+    quarantine = invalidation_request(
+        poll=poll, actor=requester, ballot_ids=ids_of(farm), status="quarantined", reason="bot_network"
+    )
+    counted = invalidation_request(
+        poll=poll, actor=requester, ballot_ids=ids_of(farm), status="counted", reason=""
+    )
+
+    assert (quarantine.state, counted.state) == ("applied", "applied")
+    assert statuses(farm) == {BallotStatus.COUNTED}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_small_invalidations_cannot_both_slip_under_the_threshold(agency, poll, requester):
+    farm = cast_farm(poll, size=16)
+    halves = [ids_of(farm[:8]), ids_of(farm[8:])]  # 8 each; 16 together > 10
+    barrier = threading.Barrier(2)
+    states: list[str] = []
+
+    def ask(ids: list[int]) -> None:
+        try:
+            barrier.wait(timeout=30)
+            request = invalidation_request(
+                poll=poll, actor=requester, ballot_ids=ids, status="invalidated", reason="bot_network"
+            )
+            states.append(request.state)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask, args=(ids,)) for ids in halves]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(states) == ["applied", "pending"]
+    assert Ballot.objects.filter(poll=poll, status=BallotStatus.INVALIDATED).count() == 8
+
+
 def test_a_rejected_request_changes_nothing_and_cannot_be_approved_later(poll, requester, approver):
     farm = cast_farm(poll, size=12)
     request = invalidation_request(
@@ -288,7 +392,9 @@ def test_a_member_of_another_agency_gets_404_on_invalidations(poll):
     assert created.json()["code"] == "not_found"
 
 
-def test_an_analyst_lists_requests_but_cannot_approve(poll, agency, requester):
+def test_the_invalidation_list_needs_a_manager_with_mfa_like_the_review_page(
+    poll, agency, manager, requester
+):
     cast_farm(poll, size=12)
     request = invalidation_request(
         poll=poll,
@@ -296,17 +402,55 @@ def test_an_analyst_lists_requests_but_cannot_approve(poll, agency, requester):
         cluster=("network", FARM_NETWORK),
         status="invalidated",
         reason="bot_network",
+        note=f"all from {FARM_NETWORK}",
     )
     analyst = MembershipFactory(agency=agency, role="analyst").user
-    client = signed_in(analyst)
+    mfa_enable(analyst)
+    url = f"{API}/polls/{poll.slug}/invalidations/"
 
-    listed = client.get(f"{API}/polls/{poll.slug}/invalidations/")
-    approve = post_json(client, f"{API}/polls/{poll.slug}/invalidations/{request.pk}/approve/")
+    by_analyst = signed_in(analyst).get(url)
+    without_mfa = signed_in(manager).get(url)
+    by_reviewer = signed_in(requester).get(url)
+    approve = post_json(signed_in(analyst), f"{url}{request.pk}/approve/")
 
-    assert listed.status_code == HTTPStatus.OK
-    assert [item["id"] for item in listed.json()["results"]] == [request.pk]
+    assert by_analyst.status_code == HTTPStatus.FORBIDDEN
+    assert by_analyst.json()["code"] == "permission_denied"
+    assert FARM_NETWORK not in by_analyst.content.decode()
+    assert without_mfa.status_code == HTTPStatus.FORBIDDEN
+    assert without_mfa.json()["code"] == "mfa_required"
+    assert by_reviewer.status_code == HTTPStatus.OK
+    assert [item["id"] for item in by_reviewer.json()["results"]] == [request.pk]
     assert approve.status_code == HTTPStatus.FORBIDDEN
     assert approve.json()["code"] == "permission_denied"
+
+
+def test_the_audit_log_hides_cluster_networks_from_members_who_may_not_review(
+    poll, agency, manager, requester
+):
+    cast_farm(poll, size=12)
+    invalidation_request(
+        poll=poll,
+        actor=requester,
+        cluster=("network", FARM_NETWORK),
+        status="invalidated",
+        reason="bot_network",
+    )
+    analyst = MembershipFactory(agency=agency, role="analyst").user
+    api, page = f"{API}/agencies/{agency.slug}/audit/", f"/agency/{agency.slug}/audit/"
+
+    def cluster_in_api(user) -> dict:
+        entries = signed_in(user).get(api).json()["results"]
+        return next(
+            entry["after"]["cluster"] for entry in entries if entry["action"] == "invalidation.request"
+        )
+
+    assert cluster_in_api(analyst) == {"kind": "network", "key": "[redacted]"}
+    assert cluster_in_api(manager) == {"kind": "network", "key": "[redacted]"}  # no MFA
+    assert cluster_in_api(requester) == {"kind": "network", "key": FARM_NETWORK}
+    assert FARM_NETWORK not in signed_in(analyst).get(page).content.decode()
+    assert FARM_NETWORK in signed_in(requester).get(page).content.decode()
+    stored = AuditLogEntry.objects.get(action="invalidation.request")
+    assert stored.after["cluster"]["key"] == FARM_NETWORK  # redacted when shown, not when kept
 
 
 def test_publishing_through_the_api_needs_a_manager_with_mfa(poll, agency, manager):
@@ -318,6 +462,28 @@ def test_publishing_through_the_api_needs_a_manager_with_mfa(poll, agency, manag
     assert response.status_code == HTTPStatus.FORBIDDEN
     assert response.json()["code"] == "mfa_required"
     assert Poll.objects.get(pk=poll.pk).state == PollState.SCHEDULED
+
+
+def test_publishing_waits_for_the_grace_period_after_the_close_with_409(poll, agency, requester, settings):
+    settings.PUBLISH_GRACE_SECONDS = 10
+    cast_farm(poll, size=2)
+    closed_at = close(poll).closed_early_at
+    client = signed_in(requester)
+
+    with time_machine.travel(closed_at + timedelta(seconds=9), tick=False):
+        early = post_json(client, f"{API}/polls/{poll.slug}/publish/")
+        page = client.get(f"/agency/{agency.slug}/polls/{poll.slug}/").content.decode()
+    with time_machine.travel(closed_at + timedelta(seconds=10), tick=False):
+        published = post_json(client, f"{API}/polls/{poll.slug}/publish/")
+
+    assert early.status_code == HTTPStatus.CONFLICT
+    assert early.json()["code"] == "publish_too_early"
+    assert early.json()["publishable_at"].startswith(
+        (closed_at + timedelta(seconds=10)).strftime("%Y-%m-%dT%H:%M:%S")
+    )
+    assert "Results can be published from" in page
+    assert published.status_code == HTTPStatus.OK
+    assert published.json()["ballots"] == 2
 
 
 # ------------------------------------------------------------------ pages

@@ -4,13 +4,17 @@ import json
 import subprocess
 import sys
 from http import HTTPStatus
+from importlib import import_module
 
 import pytest
+from django.apps import apps as django_apps
+from django.test import Client
 
 from polls.agency.publishing import poll_publish
 from polls.agency.review import ballots_set_status
+from polls.bulletin import board_csv
 from polls.checkpoints import checkpoint_create
-from polls.models import Ballot, Poll, VotingMethod
+from polls.models import Ballot, Poll, ResultSnapshot, VotingMethod
 from polls.recount import recount
 from polls.services import ballot_cast
 from polls.tally_math import instant_runoff
@@ -242,6 +246,39 @@ def test_csv_export_lists_every_ballot_with_the_same_fields(client, agency, publ
     assert len(lines) == 1 + len(SINGLE)
 
 
+def test_csv_download_serves_the_bytes_built_at_publishing_with_the_json_headers(client, agency, publisher):
+    poll = PollFactory(agency=agency)
+    cast_all(poll, SINGLE)
+    snapshot = poll_publish(poll=close(poll), actor=publisher)
+    url = f"/api/v1/polls/{poll.slug}/bulletin/"
+    expected = board_csv(json.loads(snapshot.board_json)).encode()
+    # A download never parses the board again: it would fail on this.
+    ResultSnapshot.objects.filter(pk=snapshot.pk).update(board_json="not the board")
+
+    as_csv = client.get(url, {"format": "csv"})
+    as_json = client.get(url)
+
+    assert as_csv.status_code == HTTPStatus.OK
+    assert as_csv.content == expected
+    assert as_json.content == b"not the board"
+    assert as_csv["Content-Disposition"] == f'attachment; filename="{poll.slug}-bulletin.csv"'
+    for header in ("Cache-Control", "X-Content-SHA256"):
+        assert as_csv[header] == as_json[header]
+
+
+def test_the_migration_builds_the_csv_of_boards_published_before_it(agency, publisher):
+    migration = import_module("polls.migrations.0004_snapshot_board_csv")
+    poll = PollFactory(agency=agency)
+    cast_all(poll, SINGLE)
+    snapshot = poll_publish(poll=close(poll), actor=publisher)
+    ResultSnapshot.objects.filter(pk=snapshot.pk).update(board_csv="")
+
+    migration.fill_board_csv(django_apps, None)
+
+    assert ResultSnapshot.objects.get(pk=snapshot.pk).board_csv == snapshot.board_csv
+    assert snapshot.board_csv.count("\n") == 1 + len(SINGLE)
+
+
 def test_publishing_needs_a_closed_poll(agency, publisher):
     from polls.errors import PollChangeRefused
 
@@ -256,49 +293,113 @@ def test_publishing_needs_a_closed_poll(agency, publisher):
 # ------------------------------------------------------------------ receipts
 
 
-def test_receipt_shows_counted_with_its_choices(client):
-    poll = PollFactory(method=VotingMethod.RANKED, max_choices=2)
+def check_on_the_page(client, code: str) -> str:
+    return client.post("/receipts/", {"code": code}).content.decode()
+
+
+def test_receipt_says_recorded_with_its_choices_until_published_then_counted(client, agency, publisher):
+    poll = PollFactory(agency=agency, method=VotingMethod.RANKED, max_choices=2)
     [receipt] = cast_all(poll, [["Tokyo", "Seoul"]])
     ids = dict(poll.options.values_list("label", "pk"))
 
     data = client.get(f"/api/v1/receipts/{receipt}/").json()
     typed = client.get(f"/api/v1/receipts/{receipt.lower().replace('-', ' ')}/")
-    page = client.get("/receipts/", {"code": receipt}).content.decode()
+    page = check_on_the_page(client, receipt)
+    poll_publish(poll=close(poll), actor=publisher)
+    published = client.get(f"/api/v1/receipts/{receipt}/").json()
 
-    assert data["status"] == "counted"
+    assert (data["status"], data["reason"]) == ("recorded", "")
     assert data["poll"] == poll.slug
     assert data["choices"] == [ids["Tokyo"], ids["Seoul"]]
     assert typed.json() == data
-    assert "Counted" in page
+    assert "Recorded" in page
     assert "1. Tokyo, 2. Seoul" in page
+    assert (published["status"], published["reason"]) == ("counted", "")
+    assert "Counted" in check_on_the_page(client, receipt)
 
 
-def test_invalidated_receipt_shows_invalidated_with_its_reason(client, agency, publisher):
+def test_review_stays_hidden_from_receipts_and_my_votes_until_the_results_are_published(
+    client, agency, publisher
+):
     poll = PollFactory(agency=agency)
-    [receipt] = cast_all(poll, [["Seoul"]])
+    fan = UserFactory(verified=True)
+    receipt = ballot_cast(poll=poll, voter=fan, choices=[poll.options.first().pk]).body["receipt"]
     ballots_set_status(
         poll=poll, actor=publisher, ballot_ids=list(Ballot.objects.values_list("pk", flat=True)),
         status="invalidated", reason="duplicate_person",
     )  # fmt: skip
+    client.force_login(fan)
 
-    data = client.get(f"/api/v1/receipts/{receipt}/").json()
-    page = client.get("/receipts/", {"code": receipt}).content.decode()
+    def seen() -> tuple[dict, str, str, dict]:
+        return (
+            client.get(f"/api/v1/receipts/{receipt}/").json(),
+            check_on_the_page(client, receipt),
+            client.get("/my/votes/").content.decode(),
+            client.get(f"/api/v1/polls/{poll.slug}/").json()["your_ballots"][0],
+        )
 
-    assert (data["status"], data["reason"]) == ("invalidated", "duplicate_person")
+    api, page, my_votes, mine = seen()
+    assert (api["status"], api["reason"]) == ("recorded", "")
+    assert (mine["status"], mine["reason"]) == ("recorded", "")
+    for text in (page, my_votes, str(api)):
+        assert "duplicate_person" not in text
+        assert "nvalidated" not in text
+
+    poll_publish(poll=close(poll), actor=publisher)
+    api, page, my_votes, mine = seen()
+    assert (api["status"], api["reason"]) == ("invalidated", "duplicate_person")
+    assert (mine["status"], mine["reason"]) == ("invalidated", "duplicate_person")
     assert "duplicate_person" in page
+    assert "duplicate_person" in my_votes
+
+
+def test_the_receipt_page_takes_the_code_by_post_with_csrf_and_ignores_it_in_a_url():
+    poll = PollFactory(title="Where should the tour end?")
+    [receipt] = cast_all(poll, [["Seoul"]])
+    browser = Client(enforce_csrf_checks=True)
+
+    in_url = browser.get("/receipts/", {"code": receipt}, follow=True)
+    without_token = browser.post("/receipts/", {"code": receipt})
+    token = in_url.cookies["csrftoken"].value
+    with_token = browser.post("/receipts/", {"code": receipt, "csrfmiddlewaretoken": token})
+
+    assert in_url.redirect_chain == [("/receipts/", HTTPStatus.FOUND)]
+    assert 'method="post"' in in_url.content.decode()
+    assert poll.title not in in_url.content.decode()
+    assert receipt not in in_url.content.decode()
+    assert without_token.status_code == HTTPStatus.FORBIDDEN
+    assert with_token.status_code == HTTPStatus.OK
+    assert poll.title in with_token.content.decode()
+
+
+def test_receipt_answers_are_never_stored_by_caches(client):
+    poll = PollFactory()
+    [receipt] = cast_all(poll, [["Seoul"]])
+
+    answers = [
+        client.get(f"/api/v1/receipts/{receipt}/"),
+        client.get("/api/v1/receipts/AAAAA-AAAAA-AAAAA-AAAAA-AAAAA-A/"),
+        client.get("/receipts/"),
+        client.post("/receipts/", {"code": receipt}),
+        client.post("/receipts/", {"code": "nope"}),
+    ]
+
+    assert [answer.status_code for answer in answers] == [200, 404, 200, 200, 200]
+    for answer in answers:
+        assert answer["Cache-Control"] == "no-store"
 
 
 def test_unknown_or_malformed_receipt_is_404(client):
     assert client.get("/api/v1/receipts/AAAAA-AAAAA-AAAAA-AAAAA-AAAAA-A/").json()["code"] == "not_found"
     assert client.get("/api/v1/receipts/not-a-code/").status_code == HTTPStatus.NOT_FOUND
-    assert "No ballot has this receipt" in client.get("/receipts/", {"code": "nope"}).content.decode()
+    assert "No ballot has this receipt" in check_on_the_page(client, "nope")
 
 
 def test_receipt_checks_are_rate_limited(client, settings):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "receipt": [("ip", "3/m")]}
 
     statuses = [client.get("/api/v1/receipts/AAAAA-AAAAA-AAAAA-AAAAA-AAAAA-A/").status_code for _ in range(4)]
-    page = client.get("/receipts/", {"code": "x"})
+    page = client.post("/receipts/", {"code": "x"})
 
     assert statuses == [HTTPStatus.NOT_FOUND] * 3 + [HTTPStatus.TOO_MANY_REQUESTS]
     assert page.status_code == HTTPStatus.TOO_MANY_REQUESTS

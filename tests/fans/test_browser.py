@@ -137,7 +137,7 @@ def test_fan_signs_up_verifies_votes_and_sees_the_receipt(browser, live_server):
     page.screenshot(path=SCREENSHOTS / "encore-receipt-mobile.png", full_page=True)
 
     page.goto(f"{live_server.url}/my/votes/")
-    expect(page.get_by_text("Counted", exact=True)).to_be_visible()
+    expect(page.get_by_text("Recorded", exact=True)).to_be_visible()  # until the results are published
     expect(page.get_by_role("link", name="Next tour stop")).to_be_visible()
     assert code not in page.content()
     context.close()

@@ -264,7 +264,7 @@ def test_poll_detail_shows_rules_options_and_my_ballots(client, verified_fan):
     assert data["status"] == "open"
     assert [option["label"] for option in data["options"]] == ["Seoul", "Tokyo", "Madrid"]
     assert data["your_votes_left"] == 2
-    assert data["your_ballots"][0]["status"] == "counted"
+    assert data["your_ballots"][0]["status"] == "recorded"  # until the results are published
     assert data["your_ballots"][0]["choices"] == option_ids(poll)[:1]
 
 
