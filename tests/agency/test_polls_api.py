@@ -24,7 +24,7 @@ from tests.factories import (
     mfa_enable,
 )
 from tests.helpers import AGENCY_API as API
-from tests.helpers import draft_without_options, patch_json, png_bytes, post_json
+from tests.helpers import draft_without_options, login_with_mfa, patch_json, png_bytes, post_json
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_in_tmp")]
 
@@ -32,8 +32,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_in_tmp")]
 @pytest.fixture
 def mfa_manager_client(client, manager):
     mfa_enable(manager)
-    client.force_login(manager)
-    return client
+    return login_with_mfa(client, manager)
 
 
 def poll_payload(agency, **overrides) -> dict:
