@@ -39,7 +39,8 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 
 # ---------------------------------------------------------------- applications
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin signs in through allauth and needs a session that used MFA.
+    "accounts.admin_config.EncoreAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
