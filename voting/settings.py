@@ -353,6 +353,12 @@ REST_FRAMEWORK = {
         # allauth's X-Session-Token, its user marked with what the session proved.
         "accounts.authentication.XSessionTokenAuthentication",
     ],
+    # DRF's own, except that JSON nested too deeply is a 400 too (voting/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "voting.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
