@@ -68,7 +68,7 @@ def test_create_form_works_and_enforces_csrf(agency, manager):
     assert response.status_code == HTTPStatus.FOUND
     poll = Poll.objects.get()
     assert response["Location"] == f"/agency/{agency.slug}/polls/{poll.slug}/"
-    assert poll.slug == "next-single"
+    assert re.fullmatch(r"next-single-[0-9a-f]{6}", poll.slug)
     assert poll.votes_per_period == 3
     assert poll.least_account_age == timedelta(days=7)
     # 20:00 in Seoul (UTC+9) is 11:00 UTC.
