@@ -81,6 +81,8 @@ INSTALLED_APPS += [f"allauth.socialaccount.providers.{name}" for name in SOCIALA
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every answer, the lean path's included.
+    "voting.content_security_policy.ContentSecurityPolicyMiddleware",
     # Votes with an app token and public results reads answer here, without the rest
     # of the stack (polls/lean_api.py); everything else goes on.
     "polls.lean_api.LeanPathMiddleware",
