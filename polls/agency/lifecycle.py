@@ -3,10 +3,10 @@
 Every function here is a write by agency staff. Each one checks, in this order, that
 the actor is a member of the poll's agency (``not_found`` otherwise: an agency never
 learns about another agency's polls), that the role may write (``permission_denied``),
-that MFA is on where DESIGN.md asks for it (``mfa_required``), that the poll's state
-allows the change (``poll_frozen`` / ``invalid_transition``) and that the data is valid
-(``invalid``). Only then does it write, in one transaction together with its audit log
-entry. The poll row is locked for the duration (``SELECT ... FOR UPDATE``) so that,
+that MFA is on and this session used it where DESIGN.md asks for it (``mfa_required``,
+``mfa_not_used``), that the poll's state allows the change (``poll_frozen`` /
+``invalid_transition``) and that the data is valid (``invalid``). Only then does it
+write, in one transaction together with its audit log entry. The poll row is locked for the duration (``SELECT ... FOR UPDATE``) so that,
 say, adding an option cannot interleave with scheduling: the freeze holds under
 concurrency. Who may act is asked of ``accounts.permissions``; options are in
 ``polls.agency.options`` and publishing in ``polls.agency.publishing``.
