@@ -1,8 +1,11 @@
 import zoneinfo
 
 from django.conf import settings
+from django.contrib.auth.middleware import get_user
 from django.utils import timezone, translation
+from django.utils.functional import SimpleLazyObject
 
+from accounts.assurance import assurance_attach
 from accounts.client_ip import client_ip_from
 
 
@@ -38,3 +41,16 @@ class UserPreferencesMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class SessionAssuranceMiddleware:
+    """Marks the request's user with what its session proved (accounts/assurance.py):
+    MFA used, time of the last sign-in or reauthentication. Lazy, like the user itself:
+    a request that never reads its user pays nothing. After AuthenticationMiddleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.user = SimpleLazyObject(lambda: assurance_attach(get_user(request), request.session))
+        return self.get_response(request)

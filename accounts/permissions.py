@@ -2,16 +2,21 @@
 
 An agency's staff are its members, each with a role; roles further up include those
 below (owner > manager > analyst). Actions that change what fans see or how they are
-counted (schedule, close, cancel, publish, review ballots) also need MFA.
+counted (schedule, close, cancel, publish, review ballots) also need MFA: an
+authenticator on the account *and* a session that passed it (accounts/assurance.py).
+Changes to who is a member (invitations) need a recent sign-in or reauthentication.
 
 Outsiders get ``not_found``: an agency never learns about another agency's polls, and
 nobody learns which agencies exist. Members below the role get ``permission_denied``,
-members without MFA ``mfa_required``.
+members without MFA ``mfa_required``, members whose session did not pass MFA
+``mfa_not_used``, and members who have not proved their password (or second factor)
+lately ``reauthentication_required``.
 """
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.assurance import assurance_of, reauthentication_timeout
 from accounts.errors import AgencyActionRefused
 from accounts.models import Agency, Membership, Role, User
 from voting.errors import Code
@@ -41,7 +46,8 @@ def has_role(*, user: User, agency: Agency, least: Role) -> bool:
 
 def has_mfa(user: User) -> bool:
     """MFA is on when the user has a TOTP or WebAuthn authenticator (recovery codes
-    alone are a fallback, not a second factor)."""
+    alone are a fallback, not a second factor). Whether this session used it is
+    ``mfa_used``."""
     from allauth.mfa.models import Authenticator
     from allauth.mfa.utils import is_mfa_enabled
 
@@ -50,12 +56,31 @@ def has_mfa(user: User) -> bool:
     )
 
 
+def mfa_used(user: User) -> bool:
+    """The user's session passed a second factor, and MFA is still on the account."""
+    return assurance_of(user).mfa_used and has_mfa(user)
+
+
+def recently_authenticated(user: User) -> bool:
+    """The user's session proved a credential (signed in or reauthenticated) within
+    allauth's reauthentication timeout."""
+    return assurance_of(user).authenticated_within(reauthentication_timeout())
+
+
 def check_agency_action(
-    *, user: User, agency: Agency, least: Role, mfa: bool = False, denied_detail: str = ""
+    *,
+    user: User,
+    agency: Agency,
+    least: Role,
+    mfa: bool = False,
+    recent_authentication: bool = False,
+    denied_detail: str = "",
 ) -> Membership:
-    """The user's membership when they may act on the agency with role ``least`` (and
-    MFA when ``mfa``). Raises AgencyActionRefused: ``not_found``,
-    ``permission_denied`` (with ``denied_detail`` when given), ``mfa_required``."""
+    """The user's membership when they may act on the agency with role ``least`` (with
+    a session that used MFA when ``mfa``, and that proved a credential lately when
+    ``recent_authentication``). Raises AgencyActionRefused: ``not_found``,
+    ``permission_denied`` (with ``denied_detail`` when given), ``mfa_required``,
+    ``mfa_not_used``, ``reauthentication_required``."""
     membership = membership_of(user=user, agency=agency)
     if membership is None:
         raise AgencyActionRefused(Code.NOT_FOUND, _("Not found."))
@@ -66,6 +91,15 @@ def check_agency_action(
         raise AgencyActionRefused(
             Code.MFA_REQUIRED,
             _("Turn on two-factor authentication (an authenticator app or a security key) first."),
+        )
+    if mfa and not assurance_of(user).mfa_used:
+        raise AgencyActionRefused(
+            Code.MFA_NOT_USED,
+            _("Confirm it is you with your authenticator app or security key first."),
+        )
+    if recent_authentication and not recently_authenticated(user):
+        raise AgencyActionRefused(
+            Code.REAUTHENTICATION_REQUIRED, _("Confirm it is you with your password first.")
         )
     return membership
 

@@ -54,11 +54,17 @@ def invitation_create(
 ) -> tuple[Invitation, str]:
     """Invite an address to the agency; returns the invitation and its one-time token.
 
-    Only owners invite. Re-inviting an address replaces its open invitation. The mail
-    goes out after commit. Raises AgencyActionRefused.
+    Only owners invite, and only from a session that proved a credential lately (a
+    stolen session cookie must not be enough to add a member). Re-inviting an address
+    replaces its open invitation. The mail goes out after commit. Raises
+    AgencyActionRefused (``reauthentication_required`` among others).
     """
     check_agency_action(
-        user=inviter, agency=agency, least=Role.OWNER, denied_detail=_("Only an owner can invite members.")
+        user=inviter,
+        agency=agency,
+        least=Role.OWNER,
+        recent_authentication=True,
+        denied_detail=_("Only an owner can invite members."),
     )
     if role not in Role.values:
         raise AgencyActionRefused(Code.INVALID_ROLE, _("Unknown role."))

@@ -5,6 +5,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -12,7 +14,7 @@ from accounts import selectors, services
 from accounts.forms import InvitationForm, ProfileForm
 from accounts.models import Agency, Membership, Role
 from accounts.permissions import agency_of_member
-from voting.errors import DomainError
+from voting.errors import Code, DomainError
 from voting.ratelimits import rate_limited
 
 
@@ -64,6 +66,10 @@ def agency_members(request, slug: str):
             )
         except DomainError as refusal:
             messages.error(request, refusal.detail)
+            if refusal.code == Code.REAUTHENTICATION_REQUIRED:
+                # allauth asks for the password (or second factor), then comes back here.
+                back = reverse("agency:members", kwargs={"slug": agency.slug})
+                return redirect(f"{reverse('account_reauthenticate')}?{urlencode({'next': back})}")
         else:
             messages.success(request, _("Invitation sent to %(email)s.") % form.cleaned_data)
             return redirect("agency:members", slug=agency.slug)

@@ -10,6 +10,7 @@ vote. Not a speed figure (that is ``make bench``): where the time goes.
 # ruff: noqa: E402
 
 import os
+import secrets
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +22,8 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/encore
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/8")
 os.environ.setdefault("CACHE_KEY_PREFIX", "profile")
 os.environ.setdefault("DEBUG", "false")
+# Off the embedded defaults the development key is refused (voting/environment.py).
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(64))
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")
 os.environ.setdefault("RATE_LIMITS", '{"vote": [["account", "100000/m"], ["network", "10000000/m"]]}')
 

@@ -49,6 +49,7 @@ import json
 import os
 import platform
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -97,6 +98,9 @@ CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX") or "bench"
 RATE_LIMITS = {"vote": [["account", "100000/m"], ["network", "10000000/m"]]}
 SERVER_ENV = {
     "DJANGO_SETTINGS_MODULE": "bench.settings",
+    # Off the embedded defaults (DATABASE_URL, REDIS_URL): Encore refuses the
+    # development key there, so the bench brings a random one of its own.
+    "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(64),
     "DATABASE_URL": DATABASE_URL,
     "REDIS_URL": REDIS_URL,
     "CACHE_KEY_PREFIX": CACHE_KEY_PREFIX,

@@ -227,7 +227,9 @@ def city_map_svg(points: list[MapPoint], *, title: str, width: int = 800) -> str
     """Render ``points`` on a world map; returns a standalone, accessible ``<svg>`` element.
 
     ``width`` sets the viewBox width (the height follows the projection); the element
-    itself is ``width="100%"`` so it shrinks to fit narrow screens.
+    itself is ``width="100%"`` so it shrinks to fit narrow screens. No ``style``
+    attribute: pages forbid inline styles (Content-Security-Policy), so the page's
+    stylesheet sizes it (``.map-figure svg``).
     """
     layout = _Layout.for_width(width)
     points = list(points)
@@ -247,7 +249,7 @@ def city_map_svg(points: list[MapPoint], *, title: str, width: int = 800) -> str
 
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="100%" '
-        f'preserveAspectRatio="xMidYMid meet" style="max-width:{w}px;height:auto;display:block" '
+        f'preserveAspectRatio="xMidYMid meet" '
         f'role="img" aria-labelledby="{title_id} {desc_id}" class="city-map">',
         f'<title id="{title_id}">{escape(title)}</title>',
         f'<desc id="{desc_id}">{escape(_description(points))}</desc>',

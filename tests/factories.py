@@ -80,8 +80,11 @@ class DraftPollFactory(PollFactory):
     closes_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=8))
 
 
-def mfa_enable(user: User) -> None:
-    """Give the user a TOTP authenticator, as allauth.mfa does when they set one up."""
+def mfa_enable(user: User) -> str:
+    """Give the user a TOTP authenticator, as allauth.mfa does when they set one up;
+    returns its secret. Having it is not using it: see tests.helpers.login_with_mfa."""
     from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 
-    TOTP.activate(user, generate_totp_secret())
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    return secret

@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 from django.db import connection
 from django.test import Client
@@ -16,7 +17,7 @@ from PIL import Image
 
 from polls.models import Ballot, Poll
 from polls.services import ballot_cast
-from tests.factories import DraftPollFactory, UserFactory
+from tests.factories import DraftPollFactory, UserFactory, mfa_enable
 
 # The repository: working directory and PYTHONPATH of the subprocesses tests start.
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,7 +146,69 @@ def wait_until_up(url: str, timeout: float = 30) -> None:
     raise AssertionError(f"server at {url} did not start")
 
 
-def session_token(user) -> str:
+def session_token(user, *, mfa: bool = False) -> str:
+    """An app's X-Session-Token for the user (with ``mfa``: of a session that passed MFA)."""
     client = Client()
-    client.force_login(user)
+    if mfa:
+        login_with_mfa(client, user)
+    else:
+        client.force_login(user)
     return client.cookies["sessionid"].value
+
+
+# ------------------------------------------------------------------ what a session proved
+
+
+def record_sign_in(session, user, *, mfa: bool) -> None:
+    """Write into ``session`` what allauth records when the user signs in with a
+    password (and, with ``mfa``, their TOTP code) now: accounts/assurance.py reads it."""
+    from allauth.account.internal.flows.login import record_authentication
+    from allauth.mfa.models import Authenticator
+
+    request = SimpleNamespace(session=session)
+    record_authentication(request, user, "password", email=user.email)
+    if mfa:
+        totp = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
+        record_authentication(request, user, "mfa", id=totp.pk, type=totp.type)
+
+
+def _with_totp(user) -> None:
+    from allauth.mfa.models import Authenticator
+
+    if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+        mfa_enable(user)
+
+
+def login_with_mfa(client: Client, user) -> Client:
+    """Sign the client in as the user would with their password and TOTP code (the
+    authenticator is made when missing); see test_mfa_sessions.py for the real flow."""
+    _with_totp(user)
+    client.force_login(user)
+    session = client.session
+    record_sign_in(session, user, mfa=True)
+    session.save()
+    return client
+
+
+def login_just_now(client: Client, user) -> Client:
+    """Sign the client in as the user would with their password, now (a recent
+    authentication, no second factor)."""
+    client.force_login(user)
+    session = client.session
+    record_sign_in(session, user, mfa=False)
+    session.save()
+    return client
+
+
+def session_user(user, *, mfa: bool = False):
+    """The user as a request from a session that signed in now (with MFA when ``mfa``)
+    hands it to services, for tests that call services directly."""
+    from django.contrib.sessions.backends.base import SessionBase
+
+    from accounts.assurance import assurance_attach
+
+    if mfa:
+        _with_totp(user)
+    session = SessionBase()
+    record_sign_in(session, user, mfa=mfa)
+    return assurance_attach(user, session)

@@ -5,6 +5,7 @@ so the guard can be tested as a plain function.
 """
 
 from collections.abc import Mapping
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -18,6 +19,13 @@ SHARED_CACHE_BACKENDS = {
 }
 
 SOCIAL_PROVIDER_NAMES = ("google", "apple", "kakao", "naver", "line")
+
+# The embedded defaults are SQLite, a local-memory cache, mail written to files and
+# ALLOWED_HOSTS naming this machine only: `make run`. Any of these variables takes a
+# process off them (docs/decisions/fail-safe-settings.md).
+SERVICE_URL_VARIABLES = ("DATABASE_URL", "REDIS_URL", "EMAIL_URL")
+# Host names that reach this machine only.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 
 
 def env_bool(name: str, *, default: bool, environ: Mapping[str, str] | None = None) -> bool:
@@ -135,7 +143,7 @@ def production_problems(
     problems = []
     if debug:
         problems.append("DEBUG is on; set DEBUG=false.")
-    if not secret_key or secret_key == default_secret_key or secret_key.startswith("django-insecure"):
+    if is_development_key(secret_key, default_secret_key):
         problems.append("SECRET_KEY is missing or the development default; set a random one.")
     elif len(secret_key) < 50 or len(set(secret_key)) < 5:
         problems.append("SECRET_KEY is too short or too plain; use 50+ random characters.")
@@ -153,6 +161,72 @@ def production_problems(
     if "PRIVATE KEY" not in signing_key:
         problems.append("SIGNING_KEY (Ed25519 private key, PEM) is missing; published results need it.")
     return problems
+
+
+def off_embedded_defaults(environ: Mapping[str, str], *, allowed_hosts: list[str]) -> list[str]:
+    """Why this process is not the local demo on its embedded defaults, in plain words;
+    empty when it is.
+
+    Where a server listens is decided after settings (``runserver 0.0.0.0:8000``,
+    ``gunicorn --bind``), so settings read it from what must be configured to answer
+    anyone else: a host name beyond loopback in ALLOWED_HOSTS (Django refuses other
+    Host headers) or a trusted reverse proxy in front.
+    """
+    reasons = [f"{name} is set" for name in SERVICE_URL_VARIABLES if environ.get(name, "").strip()]
+    beyond_loopback = [host for host in allowed_hosts if host not in LOOPBACK_HOSTS]
+    if beyond_loopback:
+        reasons.append(f"ALLOWED_HOSTS names {', '.join(beyond_loopback)}")
+    if environ.get("TRUSTED_PROXIES", "").strip():
+        reasons.append("TRUSTED_PROXIES is set")
+    return reasons
+
+
+def is_development_key(secret_key: str, default_secret_key: str) -> bool:
+    return not secret_key or secret_key == default_secret_key or secret_key.startswith("django-insecure")
+
+
+def development_problems(*, debug: bool, secret_key: str, default_secret_key: str) -> list[str]:
+    """What a process off its embedded defaults must not run with, even outside
+    ENCORE_ENV=production: the development key from the repository, or DEBUG."""
+    problems = []
+    if debug:
+        problems.append("DEBUG is on; set DEBUG=false (its error pages show settings and code).")
+    if is_development_key(secret_key, default_secret_key):
+        problems.append(
+            "SECRET_KEY is the development key from the repository; set a random one (50+ characters)."
+        )
+    return problems
+
+
+def raise_for_development_problems(*, reasons: list[str], **configuration) -> None:
+    problems = development_problems(**configuration)
+    if problems:
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        raise ImproperlyConfigured(
+            f"Encore is not on its embedded defaults ({'; '.join(reasons)}), so it refuses "
+            f"to start with:\n{lines}\nFor the local demo unset those variables; to serve the "
+            "public set ENCORE_ENV=production as README.md shows."
+        )
+
+
+def is_test_run(environ: Mapping[str, str]) -> bool:
+    """pytest (8.2 and later) sets PYTEST_VERSION for its run, and the servers and
+    commands a test starts inherit it. The suite runs on PostgreSQL and Redis (CI) with
+    the development key, so a test run is exempt from the guard above, and nothing else
+    is. ENCORE_ENV=production is never exempt."""
+    return bool(environ.get("PYTEST_VERSION"))
+
+
+def url_without_password(url: str) -> tuple[str, str]:
+    """The URL without its password, and the password: settings keep the password under
+    a name Django's debug page hides (``...PASSWORD``), never inside a URL it shows."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url, ""
+    userinfo, _at, host = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    netloc = f"{user}@{host}" if user else host
+    return urlunsplit(parts._replace(netloc=netloc)), unquote(parts.password)
 
 
 def raise_for_production_problems(**configuration) -> None:

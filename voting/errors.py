@@ -51,6 +51,10 @@ class Code(StrEnum):
     NOT_ELIGIBLE = "not_eligible", HTTPStatus.FORBIDDEN
     PERMISSION_DENIED = "permission_denied", HTTPStatus.FORBIDDEN
     MFA_REQUIRED = "mfa_required", HTTPStatus.FORBIDDEN
+    # MFA is on, but this session signed in without it: reauthenticate with it.
+    MFA_NOT_USED = "mfa_not_used", HTTPStatus.FORBIDDEN
+    # The session has not proved a credential lately (allauth's reauthentication).
+    REAUTHENTICATION_REQUIRED = "reauthentication_required", HTTPStatus.FORBIDDEN
     AGENCY_UNVERIFIED = "agency_unverified", HTTPStatus.FORBIDDEN
     RESULTS_HIDDEN = "results_hidden", HTTPStatus.FORBIDDEN
     INVITATION_WRONG_ACCOUNT = "invitation_wrong_account", HTTPStatus.FORBIDDEN

@@ -3,7 +3,12 @@
 Every variable the deployment may set is listed in README.md. Without any of them the
 project runs as a local demo: SQLite, a local-memory cache, mail written to var/mail/.
 ``ENCORE_ENV=production`` turns on the production guard (voting/environment.py), which
-refuses to start on a configuration that would be unsafe to serve.
+refuses to start on a configuration that would be unsafe to serve. Off those embedded
+defaults, production or not, the development key and DEBUG are refused too
+(docs/decisions/fail-safe-settings.md).
+
+Lowercase names are not settings: the service URLs, which may hold passwords, stay
+off Django's debug page that way.
 """
 
 import os
@@ -19,8 +24,12 @@ from voting.environment import (
     env_int,
     env_json,
     env_list,
+    is_test_run,
+    off_embedded_defaults,
+    raise_for_development_problems,
     raise_for_production_problems,
     social_providers_from_env,
+    url_without_password,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -31,15 +40,22 @@ ENCORE_ENV = os.environ.get("ENCORE_ENV", "development")
 PRODUCTION = ENCORE_ENV == "production"
 DEVELOPMENT_SECRET_KEY = "django-insecure-encore-development-only-never-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
-DEBUG = env_bool("DEBUG", default=not PRODUCTION)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
+# Why this process is not the local demo on its embedded defaults (empty when it is):
+# a service URL is set, or it answers beyond loopback.
+OFF_EMBEDDED_DEFAULTS = off_embedded_defaults(os.environ, allowed_hosts=ALLOWED_HOSTS)
+# The local demo (or the test suite): only here may the development key, DEBUG and the
+# demo data (seed_demo, with its public password) be used.
+LOCAL_DEMO = not PRODUCTION and (not OFF_EMBEDDED_DEFAULTS or is_test_run(os.environ))
+DEBUG = env_bool("DEBUG", default=LOCAL_DEMO)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", default=[])
 # Absolute links in mails (invitations) start with this.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 
 # ---------------------------------------------------------------- applications
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin signs in through allauth and needs a session that used MFA.
+    "accounts.admin_config.EncoreAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -65,6 +81,8 @@ INSTALLED_APPS += [f"allauth.socialaccount.providers.{name}" for name in SOCIALA
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every answer, the lean path's included.
+    "voting.content_security_policy.ContentSecurityPolicyMiddleware",
     # Votes with an app token and public results reads answer here, without the rest
     # of the stack (polls/lean_api.py); everything else goes on.
     "polls.lean_api.LeanPathMiddleware",
@@ -76,6 +94,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Marks the user with what the session proved (MFA used, last sign-in).
+    "accounts.middleware.SessionAssuranceMiddleware",
     "accounts.middleware.UserPreferencesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -113,9 +133,9 @@ TEMPLATES = [
 # PostgreSQL through psycopg 3 with a connection pool in production; SQLite for the
 # demo, in WAL mode with IMMEDIATE transactions so that concurrent writers queue on
 # the busy timeout instead of failing with "database is locked" on lock upgrade.
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
-if DATABASE_URL:
-    DATABASES = {"default": database_from_url(DATABASE_URL)}
+database_url = os.environ.get("DATABASE_URL", "")
+if database_url:
+    DATABASES = {"default": database_from_url(database_url)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"].setdefault("OPTIONS", {}).update(
             {
@@ -164,9 +184,11 @@ else:
 # (poll lists and pages, results, bulletin boards, checkpoints) go to them through
 # voting/db_router.py; everything a voter or an agency writes or must read back stays on
 # the primary. A replica may lag a few seconds; a voter's own receipt never comes from one.
-DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS", default=[])
+# (Lower case: URLs may hold passwords, and only upper-case names become settings the
+# debug page could show.)
+replica_urls = env_list("DATABASE_REPLICA_URLS", default=[])
 DATABASE_REPLICAS = []
-for number, replica_url in enumerate(DATABASE_REPLICA_URLS, start=1):
+for number, replica_url in enumerate(replica_urls, start=1):
     alias = f"replica_{number}"
     DATABASES[alias] = {
         **database_from_url(replica_url),
@@ -184,7 +206,9 @@ DATABASE_ROUTERS = ["voting.db_router.ReplicaRouter"]
 # What happens when Redis is down is decided in docs/decisions/redis-outage.md:
 # votes stay correct (the database decides), sessions fall back to the database,
 # rate limits fail open and say so in the log.
-REDIS_URL = os.environ.get("REDIS_URL", "")
+# Without its password, which goes to OPTIONS["PASSWORD"] (hidden on the debug page);
+# code asks bool(REDIS_URL).
+REDIS_URL, redis_password = url_without_password(os.environ.get("REDIS_URL", ""))
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -196,6 +220,7 @@ if REDIS_URL:
                 # A dead Redis must cost a request half a second, not a hung worker.
                 "SOCKET_CONNECT_TIMEOUT": 0.5,
                 "SOCKET_TIMEOUT": 0.5,
+                **({"PASSWORD": redis_password} if redis_password else {}),
             },
         }
     }
@@ -379,9 +404,10 @@ SOCIALACCOUNT_QUERY_EMAIL = True
 # ---------------------------------------------------------------- email
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Encore <no-reply@encore.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-EMAIL_URL = os.environ.get("EMAIL_URL", "")
-if EMAIL_URL:
-    vars().update(dj_email_url.parse(EMAIL_URL))
+email_url = os.environ.get("EMAIL_URL", "")
+if email_url:
+    # The password lands in EMAIL_HOST_PASSWORD, which the debug page hides.
+    vars().update(dj_email_url.parse(email_url))
 else:
     # A person trying Encore locally reads the verification links in these files.
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
@@ -391,7 +417,14 @@ else:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "allauth.headless.contrib.rest_framework.authentication.XSessionTokenAuthentication",
+        # allauth's X-Session-Token, its user marked with what the session proved.
+        "accounts.authentication.XSessionTokenAuthentication",
+    ],
+    # DRF's own, except that JSON nested too deeply is a 400 too (voting/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "voting.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -468,6 +501,13 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+if not PRODUCTION and not LOCAL_DEMO:
+    raise_for_development_problems(
+        reasons=OFF_EMBEDDED_DEFAULTS,
+        debug=DEBUG,
+        secret_key=SECRET_KEY,
+        default_secret_key=DEVELOPMENT_SECRET_KEY,
+    )
 if PRODUCTION:
     raise_for_production_problems(
         debug=DEBUG,

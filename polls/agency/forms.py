@@ -62,7 +62,10 @@ class PollForm(forms.Form):
         label=_("Address"),
         max_length=80,
         required=False,
-        help_text=_("Lowercase letters, digits and hyphens. Made from the title when left empty."),
+        help_text=_(
+            "Lowercase letters, digits and hyphens. Left empty, it is made from the title with a "
+            "random ending, so nobody can guess it before the poll is public."
+        ),
     )
     description = forms.CharField(
         label=_("Description"), widget=forms.Textarea(attrs={"rows": 4}), required=False

@@ -2,6 +2,7 @@
 re-encoded from their pixels so that no metadata reaches a public page."""
 
 import io
+import zlib
 
 from django.utils.translation import gettext as _
 from PIL import Image
@@ -12,13 +13,22 @@ from polls.errors import PollDataInvalid
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_IMAGE_SIDE = 4096
 IMAGE_EXTENSION_OF_FORMAT = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+# What Pillow raises on a file it cannot read or decode (a truncated JPEG, a PNG with a
+# corrupt compressed stream): the uploader's mistake, a 400, never a 500.
+UNREADABLE = (OSError, SyntaxError, ValueError, EOFError, zlib.error, Image.DecompressionBombError)
+
+
+def _not_an_image() -> PollDataInvalid:
+    return PollDataInvalid({"image": _("This file is not a PNG, JPEG or WebP image.")})
 
 
 def check_design_image(image) -> str:
     """Return the file extension of a real PNG, JPEG or WebP image within the limits.
 
     The browser's content type and the file name are not trusted: Pillow reads the
-    header and verifies the data. Raises PollChangeRefused ``invalid``.
+    header, verifies the data and, once the size is known to be within the limits,
+    decodes every pixel (``verify`` alone passes a truncated JPEG or a PNG whose
+    compressed stream is garbled). Raises PollChangeRefused ``invalid``.
     """
     if image.size > MAX_IMAGE_BYTES:
         raise PollDataInvalid({"image": _("The image must be at most 5 MB.")})
@@ -28,22 +38,40 @@ def check_design_image(image) -> str:
             image_format = picture.format
             width, height = picture.size
             picture.verify()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise PollDataInvalid({"image": _("This file is not a PNG, JPEG or WebP image.")}) from error
+    except UNREADABLE as error:
+        raise _not_an_image() from error
     finally:
         image.seek(0)
     if image_format not in IMAGE_EXTENSION_OF_FORMAT:
-        raise PollDataInvalid({"image": _("This file is not a PNG, JPEG or WebP image.")})
+        raise _not_an_image()
     if width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE:
         raise PollDataInvalid(
             {"image": _("The image must be at most %(n)s by %(n)s pixels.") % {"n": MAX_IMAGE_SIDE}}
         )
+    try:
+        with Image.open(image) as picture:
+            picture.load()
+    except UNREADABLE as error:
+        raise _not_an_image() from error
+    finally:
+        image.seek(0)
     return IMAGE_EXTENSION_OF_FORMAT[image_format]
 
 
 def image_without_metadata(image) -> bytes:
     """The image re-encoded from its pixels alone: photos from phones carry EXIF
-    (GPS position, device, time) that a public page must not hand out."""
+    (GPS position, device, time) that a public page must not hand out.
+
+    For an image ``check_design_image`` accepted; one that still cannot be decoded
+    raises PollChangeRefused ``invalid`` (inside the caller's transaction: nothing is
+    written)."""
+    try:
+        return _reencoded(image)
+    except UNREADABLE as error:
+        raise _not_an_image() from error
+
+
+def _reencoded(image) -> bytes:
     image.seek(0)
     with Image.open(image) as picture:
         picture.load()

@@ -3,10 +3,10 @@
 Every function here is a write by agency staff. Each one checks, in this order, that
 the actor is a member of the poll's agency (``not_found`` otherwise: an agency never
 learns about another agency's polls), that the role may write (``permission_denied``),
-that MFA is on where DESIGN.md asks for it (``mfa_required``), that the poll's state
-allows the change (``poll_frozen`` / ``invalid_transition``) and that the data is valid
-(``invalid``). Only then does it write, in one transaction together with its audit log
-entry. The poll row is locked for the duration (``SELECT ... FOR UPDATE``) so that,
+that MFA is on and this session used it where DESIGN.md asks for it (``mfa_required``,
+``mfa_not_used``), that the poll's state allows the change (``poll_frozen`` /
+``invalid_transition``) and that the data is valid (``invalid``). Only then does it
+write, in one transaction together with its audit log entry. The poll row is locked for the duration (``SELECT ... FOR UPDATE``) so that,
 say, adding an option cannot interleave with scheduling: the freeze holds under
 concurrency. Who may act is asked of ``accounts.permissions``; options are in
 ``polls.agency.options`` and publishing in ``polls.agency.publishing``.
@@ -35,6 +35,7 @@ from polls.agency.rules import (
     POLL_RULE_FIELDS,
     RESERVED_SLUGS,
     SLUG_BASE_LENGTH,
+    SLUG_SUFFIX_BYTES,
     VOTER_LEVELS,
     poll_locked,
 )
@@ -96,37 +97,44 @@ def _poll_problems(poll: Poll) -> dict[str, list[str]]:
     return problems
 
 
+def _slug_unavailable() -> PollDataInvalid:
+    # One answer for every reason (a reserved word, a poll of this agency, a public poll,
+    # another agency's draft): the answer must not tell whose the address is.
+    return PollDataInvalid(
+        {
+            "slug": _(
+                "This address is not available. Choose another, or leave it empty for one made from the title."
+            )
+        }
+    )
+
+
 def _check_slug(slug: str, *, poll: Poll | None = None) -> None:
-    if (
-        not slug
-        or slug in RESERVED_SLUGS
-        or slugify(slug) != slug
-        or len(slug) > Poll._meta.get_field("slug").max_length
-    ):
+    """An explicit slug: well formed, not reserved, not held by any poll. See
+    docs/decisions/poll-slugs-leak-nothing.md for what the refusal may and may not say."""
+    if not slug or slugify(slug) != slug or len(slug) > Poll._meta.get_field("slug").max_length:
         raise PollDataInvalid({"slug": _("Use lowercase letters, digits and hyphens.")})
     taken = Poll.objects.filter(slug=slug)
     if poll is not None:
         taken = taken.exclude(pk=poll.pk)
-    if taken.exists():
-        raise PollDataInvalid({"slug": _("This address is taken.")})
+    if slug in RESERVED_SLUGS or taken.exists():
+        raise _slug_unavailable()
 
 
 def slug_for_title(title: str) -> str:
-    """A free slug from the title: ``next-tour``, then ``next-tour-2``...
+    """A slug made from the title with a random ending: ``next-tour-3f9a1c``.
 
-    Titles with no Latin letters or digits (Korean, Japanese) slugify to nothing;
-    they get ``poll-`` and a short random suffix instead.
+    Slugs are unique across agencies, so "``next-tour``, else ``next-tour-2``" would
+    tell an agency that someone holds ``next-tour``, another agency's unannounced draft
+    included. A random ending every time tells nothing, and makes the address of a
+    draft impossible to guess from its title. Titles with no Latin letters or digits
+    (Korean, Japanese) slugify to nothing: ``poll-`` and a random ending. The caller
+    retries on the (unlikely) collision.
     """
     base = slugify(title)[:SLUG_BASE_LENGTH].strip("-")
     if not base:
         return f"poll-{secrets.token_hex(4)}"
-    taken = set(Poll.objects.filter(slug__startswith=base).values_list("slug", flat=True)) | RESERVED_SLUGS
-    if base not in taken:
-        return base
-    for number in range(2, 100):
-        if f"{base}-{number}" not in taken:
-            return f"{base}-{number}"
-    return f"{base}-{secrets.token_hex(4)}"
+    return f"{base}-{secrets.token_hex(SLUG_SUFFIX_BYTES)}"
 
 
 def _apply_poll_data(poll: Poll, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -191,7 +199,7 @@ def poll_create(
             poll.pk = None
             if given_slug:
                 break
-    raise PollDataInvalid({"slug": _("This address is taken.")})
+    raise _slug_unavailable()
 
 
 def poll_update(*, poll: Poll, actor: User, data: Mapping[str, Any], ip_address: str | None = None) -> Poll:

@@ -52,6 +52,8 @@ MAX_LEAST_ACCOUNT_AGE = timedelta(days=3650)
 VOTER_LEVELS = (VerificationLevel.EMAIL, VerificationLevel.PHONE, VerificationLevel.TRUSTED)
 
 SLUG_BASE_LENGTH = 60
+# The random ending of a slug made from a title (hex digits = 2 x bytes).
+SLUG_SUFFIX_BYTES = 3
 # Words the agency pages use in their own paths next to poll slugs.
 RESERVED_SLUGS = frozenset({"new"})
 COORDINATE_STEP = Decimal("0.00001")

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Agency, Membership, Role
-from accounts.permissions import agency_of_member, check_agency_action, has_mfa, role_at_least
+from accounts.permissions import agency_of_member, check_agency_action, has_mfa, mfa_used, role_at_least
 from polls.agency import fraud_signals, lifecycle, options, publishing, review
 from polls.agency import selectors as agency_selectors
 from polls.agency.forms import FORM_FIELD_OF_LIFECYCLE_FIELD, InvalidationForm, OptionForm, PollForm
@@ -130,6 +130,7 @@ def _render_detail(
         "poll_form": poll_form if editable else None,
         "option_form": option_form if can_write and not poll.is_frozen else None,
         "has_mfa": has_mfa(request.user),
+        "mfa_used": mfa_used(request.user),
         "can_schedule": can_write and poll.state == PollState.DRAFT,
         "can_close": can_write and poll_status == PollStatus.OPEN,
         "can_cancel": can_write and poll.state in (PollState.DRAFT, PollState.SCHEDULED),

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import UserFactory
+from tests.helpers import login_with_mfa
 from voting.bot_friction import form_stamp
 from voting.environment import social_providers_from_env
 
@@ -47,7 +48,7 @@ def test_social_providers_are_on_only_when_configured():
 def test_operators_manage_users_and_agencies_in_the_admin(client):
     operator = UserFactory(verified=True, is_staff=True, is_superuser=True)
     UserFactory(verified=False, email="pending@example.com")
-    client.force_login(operator)
+    login_with_mfa(client, operator)  # the admin needs a session that used MFA
 
     users = client.get("/admin/accounts/user/")
 

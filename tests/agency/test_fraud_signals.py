@@ -10,7 +10,14 @@ from polls.agency.fraud_signals import FINGERPRINT, NETWORK, busiest_window, clu
 from polls.services import ballot_cast
 from tests.factories import MembershipFactory, UserFactory, mfa_enable
 from tests.helpers import AGENCY_API as API
-from tests.helpers import FARM_FINGERPRINT, FARM_NETWORK, cast_clean_crowd, cast_farm, fingerprint
+from tests.helpers import (
+    FARM_FINGERPRINT,
+    FARM_NETWORK,
+    cast_clean_crowd,
+    cast_farm,
+    fingerprint,
+    login_with_mfa,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -132,7 +139,7 @@ def test_score_is_damped_for_clusters_below_the_minimum_size():
 def test_reviewer_reads_the_signals_api_with_flagged_clusters_first(client, poll, reviewer):
     cast_clean_crowd(poll, size=20)
     cast_farm(poll, size=20)
-    client.force_login(reviewer)
+    login_with_mfa(client, reviewer)
 
     response = client.get(f"{API}/polls/{poll.slug}/signals/")
 
@@ -149,7 +156,7 @@ def test_reviewer_reads_the_signals_api_with_flagged_clusters_first(client, poll
 
 def test_reviewer_sees_the_signals_page_with_every_number_as_text(client, agency, poll, reviewer):
     cast_farm(poll, size=12)
-    client.force_login(reviewer)
+    login_with_mfa(client, reviewer)
 
     response = client.get(f"/agency/{agency.slug}/polls/{poll.slug}/signals/")
 

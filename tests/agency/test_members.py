@@ -12,6 +12,7 @@ from accounts.errors import AgencyActionRefused
 from accounts.models import AuditLogEntry, Membership, Role
 from accounts.verification import VerificationLevel, verification_level_of
 from tests.factories import AgencyFactory, UserFactory
+from tests.helpers import login_just_now, session_user
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +24,7 @@ def invite(client, agency, email, role="manager"):
 def test_owner_invites_by_email_and_the_invitee_joins_with_that_role(
     client, agency, owner, django_capture_on_commit_callbacks
 ):
-    client.force_login(owner)
+    login_just_now(client, owner)
     with django_capture_on_commit_callbacks(execute=True):
         response = invite(client, agency, "new.manager@example.com")
     assert response.status_code == HTTPStatus.FOUND
@@ -46,7 +47,7 @@ def test_owner_invites_by_email_and_the_invitee_joins_with_that_role(
 
 def test_invitation_cannot_be_used_by_another_account(agency, owner):
     _, token = services.invitation_create(
-        agency=agency, inviter=owner, email="right@example.com", role="analyst"
+        agency=agency, inviter=session_user(owner), email="right@example.com", role="analyst"
     )
     stranger = UserFactory(email="wrong@example.com", verified=True)
 
@@ -59,7 +60,7 @@ def test_invitation_cannot_be_used_by_another_account(agency, owner):
 
 def test_invitation_is_single_use(agency, owner):
     _, token = services.invitation_create(
-        agency=agency, inviter=owner, email="once@example.com", role="analyst"
+        agency=agency, inviter=session_user(owner), email="once@example.com", role="analyst"
     )
     invitee = UserFactory(email="once@example.com", verified=True)
     services.invitation_accept(token=token, user=invitee)
@@ -135,7 +136,9 @@ def test_verification_levels_form_a_ladder():
 
 
 def test_audit_log_page_lists_entries_for_members(client, agency, owner):
-    services.invitation_create(agency=agency, inviter=owner, email="x@example.com", role="analyst")
+    services.invitation_create(
+        agency=agency, inviter=session_user(owner), email="x@example.com", role="analyst"
+    )
     client.force_login(owner)
 
     page = client.get(reverse("agency:audit_log", args=[agency.slug])).content.decode()
@@ -145,7 +148,7 @@ def test_audit_log_page_lists_entries_for_members(client, agency, owner):
 
 def test_agency_writes_are_rate_limited_per_account_with_retry_after(client, agency, owner, settings):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "agency_write": [("account", "2/h")]}
-    client.force_login(owner)
+    login_just_now(client, owner)
 
     statuses = [invite(client, agency, f"member{n}@example.com").status_code for n in range(3)]
 

@@ -11,7 +11,7 @@ from django.test import Client
 
 from polls.models import Poll, PollState
 from tests.factories import DraftPollFactory, PollFactory, mfa_enable
-from tests.helpers import draft_without_options, png_bytes
+from tests.helpers import draft_without_options, login_with_mfa, png_bytes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_in_tmp")]
 
@@ -68,7 +68,7 @@ def test_create_form_works_and_enforces_csrf(agency, manager):
     assert response.status_code == HTTPStatus.FOUND
     poll = Poll.objects.get()
     assert response["Location"] == f"/agency/{agency.slug}/polls/{poll.slug}/"
-    assert poll.slug == "next-single"
+    assert re.fullmatch(r"next-single-[0-9a-f]{6}", poll.slug)
     assert poll.votes_per_period == 3
     assert poll.least_account_age == timedelta(days=7)
     # 20:00 in Seoul (UTC+9) is 11:00 UTC.
@@ -144,6 +144,7 @@ def test_schedule_and_cancel_buttons_on_the_page(client, agency, manager):
     assert "two-factor" in without_mfa.content.decode()
 
     mfa_enable(manager)
+    login_with_mfa(client, manager)  # signs in again, now with the second factor
     scheduled = client.post(f"{page_url}schedule/", follow=True)
     poll.refresh_from_db()
     assert scheduled.status_code == HTTPStatus.OK

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import AuditLogEntry
+from accounts.permissions import has_mfa
 from polls.agency.publishing import poll_publish
 from polls.agency.review import invalidation_approve, invalidation_reject, invalidation_request
 from polls.errors import PollChangeRefused
@@ -17,7 +18,15 @@ from polls.models import Ballot, BallotStatus, InvalidationRequest, Poll, PollSt
 from polls.tally import tally_refresh
 from tests.factories import MembershipFactory, PollFactory, mfa_enable
 from tests.helpers import AGENCY_API as API
-from tests.helpers import FARM_NETWORK, cast_clean_crowd, cast_farm, close, post_json
+from tests.helpers import (
+    FARM_NETWORK,
+    cast_clean_crowd,
+    cast_farm,
+    close,
+    login_with_mfa,
+    post_json,
+    session_user,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -35,18 +44,20 @@ def agency(agency):
 def requester(agency):
     user = MembershipFactory(agency=agency, role="manager").user
     mfa_enable(user)
-    return user
+    return session_user(user, mfa=True)
 
 
 @pytest.fixture
 def approver(agency):
     user = MembershipFactory(agency=agency, role="owner").user
     mfa_enable(user)
-    return user
+    return session_user(user, mfa=True)
 
 
 def signed_in(user) -> Client:
     client = Client()
+    if has_mfa(user):
+        return login_with_mfa(client, user)  # signed in with the second factor, as allauth asks
     client.force_login(user)
     return client
 

@@ -6,6 +6,7 @@ import pytest
 
 from accounts.models import Agency
 from tests.factories import DraftPollFactory, MembershipFactory, mfa_enable
+from tests.helpers import login_with_mfa
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +16,7 @@ def test_unverified_agency_cannot_schedule_a_poll(client):
     manager = MembershipFactory(agency=agency, role="manager").user
     mfa_enable(manager)
     poll = DraftPollFactory(agency=agency)
-    client.force_login(manager)
+    login_with_mfa(client, manager)
 
     response = client.post(f"/api/v1/agency/polls/{poll.slug}/schedule/", content_type="application/json")
 

@@ -19,7 +19,7 @@ from polls.recount import recount
 from polls.services import ballot_cast
 from polls.tally_math import instant_runoff
 from tests.factories import PollFactory, UserFactory, mfa_enable
-from tests.helpers import ROOT, close
+from tests.helpers import ROOT, close, session_user
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,7 @@ def cast_all(poll: Poll, picks: list[list[str]]) -> list[str]:
 @pytest.fixture
 def publisher(agency, manager):
     mfa_enable(manager)
-    return manager
+    return session_user(manager, mfa=True)
 
 
 def downloads(client, poll):

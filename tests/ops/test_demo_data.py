@@ -1,12 +1,17 @@
 """`make run`'s demo data: complete, recountable, and idempotent."""
 
+import os
+import subprocess
+import sys
+
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from accounts.models import Agency, Membership, User
 from accounts.verification import VerificationLevel, verification_level_of
 from polls.models import Ballot, Option, Poll, PollStatus
 from polls.recount import recount
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -62,3 +67,36 @@ def test_demo_published_poll_has_hundreds_of_ballots_some_invalidated_and_recoun
     assert snapshot.results["turnout"]["ballots_cast"] >= 300
     assert snapshot.results["invalidated"] == {"bot_network": 30, "duplicate_person": 4}
     assert snapshot.results["checkpoints"] == 2
+
+
+def test_seed_demo_refuses_in_production(settings):
+    settings.PRODUCTION = True
+    settings.LOCAL_DEMO = False
+
+    with pytest.raises(CommandError, match="ENCORE_ENV=production"):
+        seed()
+
+    assert not User.objects.exists()
+
+
+def test_seed_demo_refuses_off_the_embedded_defaults(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "PYTEST_VERSION"}}
+    database = tmp_path / "elsewhere.sqlite3"
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "seed_demo"],
+        cwd=ROOT,
+        env={
+            **env,
+            "ENCORE_VAR_DIR": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{database}",
+            "SECRET_KEY": "a-random-enough-key-for-this-test-only-" + "x1y2z3" * 5,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode != 0
+    assert "seed_demo runs only on the local demo" in result.stderr
+    assert "DATABASE_URL is set" in result.stderr
