@@ -10,9 +10,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from accounts.models import User
 from polls.agency.fraud_signals import FINGERPRINT, NETWORK, poll_signals
-from tests.factories import MembershipFactory, mfa_enable
+from tests.factories import MembershipFactory
 from tests.helpers import AGENCY_API as API
-from tests.helpers import FARM_FINGERPRINT, FARM_NETWORK, cast_clean_crowd, cast_farm
+from tests.helpers import FARM_FINGERPRINT, FARM_NETWORK, cast_clean_crowd, cast_farm, login_with_mfa
 from voting.geoip import country_lookup
 
 pytestmark = pytest.mark.django_db
@@ -83,8 +83,7 @@ def test_the_signal_does_not_change_the_score(poll, settings, geoip):
 def test_reviewers_read_the_figure_in_the_api_and_on_the_page(client, agency, poll, geoip):
     declare(cast_farm(poll, size=12), "KR")
     reviewer = MembershipFactory(agency=agency, role="manager").user
-    mfa_enable(reviewer)
-    client.force_login(reviewer)
+    login_with_mfa(client, reviewer)
 
     body = client.get(f"{API}/polls/{poll.slug}/signals/").json()
     page = client.get(f"/agency/{agency.slug}/polls/{poll.slug}/signals/")

@@ -18,7 +18,8 @@ from polls.errors import VoteRefused
 from polls.models import Ballot, BallotChoice, Poll, PollState, ResultSnapshot
 from polls.receipts import receipt_hash
 from polls.services import ballot_cast
-from tests.factories import MembershipFactory, PollFactory, UserFactory, mfa_enable
+from tests.factories import MembershipFactory, PollFactory, UserFactory
+from tests.helpers import session_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -215,8 +216,7 @@ def test_every_acknowledged_vote_is_on_the_board_when_close_and_publish_race_the
     # The worst case: no grace period, publish the moment the poll is closed.
     settings.PUBLISH_GRACE_SECONDS = 0
     poll = PollFactory()
-    publisher = MembershipFactory(agency=poll.agency, role="manager").user
-    mfa_enable(publisher)
+    publisher = session_user(MembershipFactory(agency=poll.agency, role="manager").user, mfa=True)
     choice = [poll.options.first().pk]
     clients = []
     for _ in range(12):
