@@ -7,6 +7,7 @@ the API's exception handler, the HTML views (through ``DomainErrorMiddleware``) 
 plain JSON views (``error_response``) all turn it into ``{"code", "detail", ...}``.
 """
 
+import logging
 from enum import StrEnum
 from http import HTTPStatus
 
@@ -20,6 +21,8 @@ from rest_framework import exceptions as drf
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger("encore.errors")
 
 # Seconds a client is told to wait when a limit does not say more precisely.
 DEFAULT_RETRY_AFTER = 60
@@ -157,6 +160,7 @@ def api_exception_handler(exc, context):
     if isinstance(exc, Ratelimited):
         return _rate_limited_api_response(request)
     if isinstance(exc, DATABASE_UNAVAILABLE):
+        logger.warning("database unavailable: %s", exc)
         return Response(**unavailable_answer())
     if isinstance(exc, Http404):
         exc = drf.NotFound()
@@ -265,6 +269,7 @@ class DomainErrorMiddleware:
 
     def process_exception(self, request, exception):
         if isinstance(exception, DATABASE_UNAVAILABLE):
+            logger.warning("database unavailable: %s", exception)
             return unavailable_response()
         if not isinstance(exception, DomainError):
             return None

@@ -190,10 +190,18 @@ replica_urls = env_list("DATABASE_REPLICA_URLS", default=[])
 DATABASE_REPLICAS = []
 for number, replica_url in enumerate(replica_urls, start=1):
     alias = f"replica_{number}"
+    replica = database_from_url(replica_url)
     DATABASES[alias] = {
-        **database_from_url(replica_url),
+        **replica,
+        # The primary's statement preparing, not its pool nor its target_session_attrs
+        # (a standby is read-only by nature); the replica URL's own options on top.
         "OPTIONS": {
-            key: value for key, value in DATABASES["default"].get("OPTIONS", {}).items() if key != "pool"
+            **{
+                key: value
+                for key, value in DATABASES["default"].get("OPTIONS", {}).items()
+                if key in ("server_side_binding", "prepare_threshold")
+            },
+            **replica.get("OPTIONS", {}),
         },
         # A replica's tests read the primary's test database through streaming, never
         # create their own.
