@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench cluster messages install worker
+.PHONY: run test lint format bench cluster capacity messages install worker
 
 install: $(STAMP)
 
@@ -64,3 +64,9 @@ cluster: $(STAMP)
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update -qq && apt-get install -y -qq haproxy wrk >/dev/null; }
 	$(PY) cluster/run.py
+
+# What one PostgreSQL and one Redis core sustain of the vote (cluster/capacity.py): pgbench
+# with the vote statement, alone and with a synchronous standby; redis-benchmark with the
+# vote's gate script. Inputs of docs/scaling.md.
+capacity: $(STAMP)
+	$(PY) cluster/capacity.py
