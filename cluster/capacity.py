@@ -39,8 +39,8 @@ VOTERS = 20000
 # The vote statement of polls/ballots.py with pgbench variables for its parameters; a
 # voter, period and slot drawn at random so that the allowance index rarely refuses.
 VOTE_SCRIPT = """\\set voter random(1, {voters})
-\\set day random(0, 3650)
-\\set slot random(0, 99)
+\\set day random(0, 36500)
+\\set slot random(0, 9)
 \\set option random(1, 3)
 WITH open_poll AS (
     SELECT id FROM polls_poll
@@ -50,13 +50,14 @@ WITH open_poll AS (
 ), new_ballot AS (
     INSERT INTO polls_ballot (poll_id, voter_id, period, slot, day, cast_at, receipt_hash, status,
         status_reason, client_ip, client_network, client_fingerprint, tallied, checkpoint)
-    SELECT 1, :voter, date '2026-01-01' + :day, :slot, date '2026-01-01' + :day, now(),
+    SELECT 1, :voter::bigint, date '2026-01-01' + :day::integer, :slot::smallint,
+        date '2026-01-01' + :day::integer, now(),
         md5(random()::text || clock_timestamp()::text), 'counted', '', '203.0.113.7'::inet,
-        '203.0.113.0/24', md5(:voter::text), false, NULL
+        '203.0.113.0/24', md5(:voter::bigint::text), false, NULL
     FROM open_poll RETURNING id
 )
 INSERT INTO polls_ballotchoice (poll_id, ballot_id, option_id, rank)
-SELECT 1, new_ballot.id, :option, 1 FROM new_ballot;
+SELECT 1, new_ballot.id, :option::integer, 1 FROM new_ballot;
 """
 
 GATE_SCRIPT_KEYS = 2
@@ -88,7 +89,10 @@ def pgbench(instance, script: Path) -> dict:
         str(script),
         "encore",
     ]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    done = subprocess.run(command, check=False, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"pgbench failed: {done.stderr[-2000:]}")
+    output = done.stdout
     tps = float(re.search(r"tps = ([\d.]+)", output).group(1))
     latency = float(re.search(r"latency average = ([\d.]+) ms", output).group(1))
     failed = re.search(r"number of failed transactions: (\d+)", output)

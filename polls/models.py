@@ -262,12 +262,16 @@ class Ballot(models.Model):
     many requests racing: the losers hit the unique index and are refused."""
 
     poll = models.ForeignKey(Poll, on_delete=models.PROTECT, related_name="ballots")
-    voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ballots")
+    # Every index on ballot tables includes the poll (the distribution column of a future
+    # Citus cluster); the voter's and the receipt's look-ups use composite indexes below.
+    voter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ballots", db_index=False
+    )
     period = models.DateField()
     slot = models.PositiveSmallIntegerField()
     day = models.DateField(help_text=_("Local calendar day of the poll when cast."))
     cast_at = models.DateTimeField(default=timezone.now)
-    receipt_hash = models.CharField(max_length=64, db_index=True)
+    receipt_hash = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=BallotStatus.choices, default=BallotStatus.COUNTED)
     status_reason = models.CharField(max_length=64, blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
@@ -299,7 +303,9 @@ class Ballot(models.Model):
         ]
         indexes = [
             models.Index(fields=["poll", "id"], name="polls_ballot_poll_id"),
-            models.Index(fields=["voter", "-cast_at"], name="polls_ballot_voter_time"),
+            models.Index(fields=["voter", "poll", "-cast_at"], name="polls_ballot_voter_poll_time"),
+            # A receipt is checked by its hash alone; the poll rides along in the index.
+            models.Index(fields=["receipt_hash", "poll"], name="polls_ballot_receipt_poll"),
             # The refresher and the checkpointer find their work through these, so
             # the cost is the size of the backlog, not of the poll.
             models.Index(fields=["poll", "id"], condition=Q(tallied=False), name="polls_ballot_untallied"),
@@ -329,12 +335,18 @@ class BallotChoice(models.Model):
     and 1 for every pick otherwise."""
 
     poll = models.ForeignKey(Poll, on_delete=models.PROTECT, related_name="+")
-    ballot = models.ForeignKey(Ballot, on_delete=models.CASCADE, related_name="choices")
-    option = models.ForeignKey(Option, on_delete=models.PROTECT, related_name="+")
+    ballot = models.ForeignKey(Ballot, on_delete=models.CASCADE, related_name="choices", db_index=False)
+    option = models.ForeignKey(Option, on_delete=models.PROTECT, related_name="+", db_index=False)
     rank = models.PositiveSmallIntegerField(default=1)
 
     class Meta:
         ordering = ["rank", "id"]
+        indexes = [
+            # A ballot's choices (prefetching), and the choices of an option (its PROTECT
+            # check), each with the poll.
+            models.Index(fields=["ballot", "poll"], name="polls_choice_ballot_poll"),
+            models.Index(fields=["option", "poll"], name="polls_choice_option_poll"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["poll", "ballot", "option"], name="polls_choice_option_once"),
             models.CheckConstraint(condition=Q(rank__gte=1), name="polls_choice_rank_positive"),
