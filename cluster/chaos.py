@@ -93,7 +93,7 @@ def service_env(pg_port: int, redis_port: int) -> dict:
     }
 
 
-def seed(env: dict, root: Path) -> tuple[dict, list[str]]:
+def seed(env: dict, root: Path, fans: int = FANS) -> tuple[dict, list[str]]:
     def run(*args: str) -> str:
         return subprocess.run(
             [sys.executable, *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
@@ -102,7 +102,7 @@ def seed(env: dict, root: Path) -> tuple[dict, list[str]]:
     run("manage.py", "migrate", "--noinput")
     poll = json.loads(run("-m", "cluster.seed", "poll", "chaos-tour"))
     tokens = root / "tokens.txt"
-    run("-m", "cluster.seed", "fans", str(FANS), str(tokens))
+    run("-m", "cluster.seed", "fans", str(fans), str(tokens))
     return poll, tokens.read_text().split()
 
 
