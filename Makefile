@@ -72,3 +72,13 @@ cluster: $(STAMP)
 # CHAOS_SECONDS (45) is the length of the vote load.
 chaos: $(STAMP)
 	$(PY) cluster/chaos.py
+
+# A bounded soak (cluster/soak.py, docs/reliability.md): mixed fan traffic (votes, poll
+# reads, results, receipts) from wrk against gunicorn on own PostgreSQL and Redis, in
+# one-minute windows; p99 and peak RSS per worker at the start and at the end, exit 1
+# when a worker's RSS grew more than 20 %. SOAK_SECONDS (600) is its length.
+soak: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	$(PY) cluster/soak.py

@@ -24,8 +24,8 @@ from bench.procstats import children_of
 from cluster.voters import VoteLoad, ballots_check
 from polls.models import Ballot, IdempotentAnswer
 from polls.receipts import receipt_hash
-from tests.factories import PollFactory, UserFactory
-from tests.helpers import ROOT, database_url, free_port, session_token, wait_until_up
+from tests.factories import PollFactory
+from tests.helpers import ROOT, database_url, free_port, wait_until_up
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -72,10 +72,13 @@ def gunicorn_start(stack: ExitStack, env: dict, workers: int = 3) -> tuple[subpr
     return process, port
 
 
-def test_no_vote_lost_or_doubled_when_a_worker_is_killed_mid_load(shared_cache_env):
+def test_no_vote_lost_or_doubled_when_a_worker_is_killed_mid_load(shared_cache_env, tmp_path):
+    from cluster.seed import fans_seed  # verified fans signed in with app tokens, in bulk
+
     poll = PollFactory()
     option = poll.options.first().pk
-    tokens = [session_token(UserFactory(verified=True)) for _ in range(FANS)]
+    fans_seed(FANS, tmp_path / "tokens.txt")
+    tokens = (tmp_path / "tokens.txt").read_text().split()
     env = {
         **{k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "REDIS_URL"}},
         **shared_cache_env,
