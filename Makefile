@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench cluster capacity messages install worker
+.PHONY: run test lint format bench cluster capacity chaos soak messages install worker
 
 install: $(STAMP)
 
@@ -70,3 +70,21 @@ cluster: $(STAMP)
 # vote's gate script. Inputs of docs/scaling.md.
 capacity: $(STAMP)
 	$(PY) cluster/capacity.py
+
+# Votes across crashes (cluster/chaos.py, docs/reliability.md): own PostgreSQL, Redis and
+# gunicorn; fans that retry with their Idempotency-Key while a worker is killed -9,
+# PostgreSQL is stopped immediately and started again, and Redis is replaced by an empty
+# one. Exit 1 if an acknowledged vote is lost or a vote doubled. About 2 minutes;
+# CHAOS_SECONDS (45) is the length of the vote load.
+chaos: $(STAMP)
+	$(PY) cluster/chaos.py
+
+# A bounded soak (cluster/soak.py, docs/reliability.md): mixed fan traffic (votes, poll
+# reads, results, receipts) from wrk against gunicorn on own PostgreSQL and Redis, in
+# one-minute windows; p99 and peak RSS per worker at the start and at the end, exit 1
+# when a worker's RSS grew more than 20 %. SOAK_SECONDS (600) is its length.
+soak: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	$(PY) cluster/soak.py

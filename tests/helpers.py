@@ -141,7 +141,7 @@ def wait_until_up(url: str, timeout: float = 30) -> None:
         try:
             urllib.request.urlopen(f"{url}/healthz", timeout=2)
             return
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):  # TimeoutError: workers booting
             time.sleep(0.2)
     raise AssertionError(f"server at {url} did not start")
 
