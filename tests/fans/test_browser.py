@@ -36,9 +36,10 @@ SCREENSHOTS = Path(tempfile.gettempdir())
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     # Browsers cannot be downloaded here: use Debian's Chromium (we run as root).
+    # `make test` installs it when missing, or stops and says what to install.
     return {
         **browser_type_launch_args,
-        "executable_path": "/usr/bin/chromium",
+        "executable_path": os.environ.get("CHROMIUM", "/usr/bin/chromium"),
         "args": [
             "--headless",
             "--no-sandbox",
