@@ -4,3 +4,8 @@ from voting.errors import DomainError
 class AgencyActionRefused(DomainError):
     """An agency action refused by a rule (role, MFA, invitation state); nothing was
     written. Codes and statuses come from ``voting.errors.Code``."""
+
+
+class AccountActionRefused(DomainError):
+    """A fan's action on their own account refused (e.g. deletion with a wrong
+    password); nothing was written."""

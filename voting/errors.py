@@ -51,6 +51,8 @@ class Code(StrEnum):
     AGENCY_UNVERIFIED = "agency_unverified", HTTPStatus.FORBIDDEN
     RESULTS_HIDDEN = "results_hidden", HTTPStatus.FORBIDDEN
     INVITATION_WRONG_ACCOUNT = "invitation_wrong_account", HTTPStatus.FORBIDDEN
+    # Deleting an account takes its password again (re-authentication).
+    INVALID_PASSWORD = "invalid_password", HTTPStatus.FORBIDDEN
     # 404: absent, or not to be revealed to this caller.
     NOT_FOUND = "not_found", HTTPStatus.NOT_FOUND
     INVITATION_INVALID = "invitation_invalid", HTTPStatus.NOT_FOUND
@@ -68,6 +70,8 @@ class Code(StrEnum):
     SAME_REVIEWER = "same_reviewer", HTTPStatus.CONFLICT
     BALLOTS_QUARANTINED = "ballots_quarantined", HTTPStatus.CONFLICT
     ALREADY_MEMBER = "already_member", HTTPStatus.CONFLICT
+    # An agency is never left without an owner (e.g. by its last owner deleting the account).
+    LAST_OWNER = "last_owner", HTTPStatus.CONFLICT
     # 422: an Idempotency-Key sent again with a different request.
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", HTTPStatus.UNPROCESSABLE_ENTITY
     # 429: over a rate limit; the answer carries Retry-After.

@@ -213,6 +213,8 @@ RATE_LIMITS = {
     "agency_write": [("account", "120/h"), ("ip", "600/h")],
     "agency_read": [("account", "600/h")],
     "account_write": [("account", "30/h"), ("ip", "120/h")],
+    # A fan's download of their data (GET /api/v1/me/data/, /accounts/data/) reads every table.
+    "personal_data": [("account", "30/h"), ("ip", "120/h")],
 }
 RATE_LIMITS.update(env_json("RATE_LIMITS", default={}))
 

@@ -219,7 +219,10 @@ class AgencyAuditEntryOutputSerializer(serializers.Serializer):
     ip_address = serializers.IPAddressField(allow_null=True)
 
     def get_actor(self, entry) -> str | None:
-        return entry.actor.email if entry.actor else None
+        if entry.actor is None:
+            return None
+        # A deleted account stays as a tombstone: "deleted account", not its placeholder.
+        return str(entry.actor) if entry.actor.is_deleted else entry.actor.email
 
 
 # A pattern rather than an enum: drf-spectacular names enums after their field, and
