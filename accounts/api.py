@@ -59,7 +59,8 @@ class MeView(APIView):
     @extend_schema(
         summary="Delete my account",
         description=(
-            "Takes the account's password again. Deletes personal data (addresses, names, "
+            'Send the account\'s password again as a JSON body, `{"password": "..."}` (OpenAPI '
+            "3.0 cannot describe a DELETE's body). Deletes personal data (addresses, names, "
             "phone, sessions on every device, second factors, social logins, the raw "
             "addresses and fingerprints of ballots); the ballots stay, pseudonymous, so no "
             "count, published result or bulletin-board digest changes. Answers 204; "

@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django_ratelimit.exceptions import Ratelimited
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions as drf
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -119,13 +120,28 @@ class DomainError(Exception):
         return error_body(self.code, self.detail, **self.extra)
 
 
+# A field's errors are messages, or, for a list or nested object, the same again by
+# index or name: {"allowed_countries": {"1": ["Ensure this field has ..."]}}.
+FIELD_ERRORS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {
+        "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object"}],
+    },
+}
+
+
+@extend_schema_field(FIELD_ERRORS_SCHEMA)
+class FieldErrorsField(serializers.DictField):
+    pass
+
+
 class ErrorSerializer(serializers.Serializer):
     """The one error shape of the API, for the OpenAPI schema."""
 
     code = serializers.ChoiceField(choices=[code.value for code in Code])
     detail = serializers.CharField()
     reason = serializers.CharField(required=False)
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+    fields = FieldErrorsField(required=False)
 
 
 def error_body(code: Code, detail: str, **extra) -> dict:
