@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.errors import AccountActionRefused
-from accounts.models import AuditLogEntry, Invitation, Membership, Role, User
+from accounts.models import Agency, AuditLogEntry, Invitation, Membership, Role, User
 from accounts.verification import verification_level_of
 from voting.errors import Code
 
@@ -164,6 +164,11 @@ def check_account_delete(*, user: User, password: str) -> None:
         )
     if not isinstance(password, str) or not user.check_password(password):
         raise AccountActionRefused(Code.INVALID_PASSWORD, _("That is not your password."))
+    check_not_last_owner(user=user)
+
+
+def check_not_last_owner(*, user: User) -> None:
+    """Raise ``last_owner`` when the user is the only owner of an agency."""
     sole_owner_of = (
         Membership.objects.filter(user=user, role=Role.OWNER)
         .annotate(owners=Count("agency__memberships", filter=Q(agency__memberships__role=Role.OWNER)))
@@ -187,6 +192,12 @@ def account_delete(*, user: User, password: str) -> User:
     check_account_delete(user=user, password=password)
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
+        if user.is_deleted:
+            return user  # a concurrent request did it first
+        # Two owners of one agency deleting at once: the agency's row makes them take
+        # turns, and the second sees that it would leave no owner.
+        list(Agency.objects.select_for_update().filter(memberships__user=user, memberships__role=Role.OWNER))
+        check_not_last_owner(user=user)
         for section in personal_data_sections():
             if section.erase is not None:
                 section.erase(user)

@@ -2,6 +2,7 @@
 (ballots stay, pseudonymous: no count, result or bulletin-board byte changes)."""
 
 import json
+import threading
 from http import HTTPStatus
 
 import pytest
@@ -9,8 +10,10 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.socialaccount.models import SocialAccount
 from allauth.usersessions.models import UserSession
+from django.db import connection
 from django.test import Client
 
+from accounts.data_rights import account_delete
 from accounts.models import AuditLogEntry, Membership, User
 from polls.models import Ballot, IdempotentAnswer
 from polls.receipts import receipt_hash
@@ -19,6 +22,7 @@ from polls.services import ballot_cast
 from polls.tally import live_results, tally_refresh
 from tests.factories import TEST_PASSWORD, MembershipFactory, PollFactory, UserFactory, mfa_enable
 from tests.helpers import AGENCY_API, close, option_ids, post_json
+from voting.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 
@@ -292,3 +296,29 @@ def test_delete_page_asks_for_the_password_again_and_needs_the_csrf_token(fan):
     assert done.status_code == HTTPStatus.FOUND
     assert User.objects.get(pk=fan.pk).deleted_at is not None
     assert browser.get("/accounts/data/").status_code == HTTPStatus.FOUND  # signed out: to the login page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_owners_deleting_at_once_leave_the_agency_one_owner(agency):
+    owners = [MembershipFactory(agency=agency, role="owner").user for _ in range(2)]
+    barrier = threading.Barrier(len(owners))
+    outcomes = []
+
+    def delete(owner):
+        try:
+            barrier.wait()
+            account_delete(user=User.objects.get(pk=owner.pk), password=TEST_PASSWORD)
+            outcomes.append("deleted")
+        except DomainError as refusal:
+            outcomes.append(refusal.code.value)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=delete, args=(owner,)) for owner in owners]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["deleted", "last_owner"]
+    assert Membership.objects.filter(agency=agency, role="owner").count() == 1
