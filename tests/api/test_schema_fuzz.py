@@ -18,12 +18,14 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
@@ -144,6 +146,7 @@ def world(db, settings, in_test_transaction) -> World:
             "agency": [agency.slug],
             "ballot_ids": [list(open_poll.ballots.values_list("pk", flat=True)[:2])],
             "choices": [option_ids(open_poll)[:1]],
+            "timezone": ["Asia/Seoul"],
             # The fan's own: the deletion goes through once, and the token is dead after.
             "password": [TEST_PASSWORD],
         },
@@ -174,6 +177,9 @@ def test_every_operation_answers_within_its_schema_and_never_with_a_5xx(case, wo
         for name in [name for name in case.body if name in world.body_values]:
             if chooser.random() < 0.5:
                 case.body[name] = chooser.choice(world.body_values[name])
+        if {"opens_at", "closes_at"} <= set(case.body) and chooser.random() < 0.5:
+            opens = timezone.now() + timedelta(days=1)
+            case.body.update(opens_at=opens.isoformat(), closes_at=(opens + timedelta(days=7)).isoformat())
     if operation == "DELETE /api/v1/me/" and chooser.random() < 0.5:
         # OpenAPI 3.0 gives DELETE no request body, so none is generated: send the one
         # the endpoint reads (docs and accounts/api.py) now and then.
