@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench cluster capacity chaos soak messages install worker
+.PHONY: run test lint format bench cluster capacity chaos soak messages install worker chromium
 
 install: $(STAMP)
 
@@ -27,8 +27,25 @@ run: $(STAMP)
 	$(PY) manage.py encore_worker & worker=$$!; \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-test: $(STAMP)
-	$(PY) -m pytest
+test: $(STAMP) chromium
+	CHROMIUM=$(CHROMIUM) $(PY) -m pytest
+
+# The browser tests (tests/fans/test_browser.py) drive Debian's Chromium: browsers cannot
+# be downloaded any other way here. When it is missing, root gets it from apt (as .ci/run
+# did); anyone else is told in one line what to install. Never a silent skip.
+CHROMIUM ?= /usr/bin/chromium
+CHROMIUM_PACKAGES := chromium fonts-noto-cjk
+
+chromium:
+	@test -x $(CHROMIUM) && exit 0; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "make test needs Chromium at $(CHROMIUM) for the browser tests: install Debian's packages $(CHROMIUM_PACKAGES) (sudo apt-get install -y $(CHROMIUM_PACKAGES)), then run make test again." >&2; \
+	  exit 1; \
+	fi; \
+	echo "Chromium is missing at $(CHROMIUM): installing $(CHROMIUM_PACKAGES) with apt-get"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -qq && apt-get install -y -qq $(CHROMIUM_PACKAGES) >/dev/null || exit 1; \
+	test -x $(CHROMIUM) || { echo "apt-get installed $(CHROMIUM_PACKAGES) but $(CHROMIUM) is still missing" >&2; exit 1; }
 
 # ruff (checks and format), then the architecture's borders (import-linter contracts
 # in pyproject.toml).

@@ -9,3 +9,8 @@ class AgencyActionRefused(DomainError):
 class ProfileChangeRefused(DomainError):
     """A change to a fan's own profile refused by a rule (the country's); nothing was
     written."""
+
+
+class AccountActionRefused(DomainError):
+    """A fan's action on their own account refused (e.g. deletion with a wrong
+    password); nothing was written."""

@@ -69,6 +69,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(_("operator"), default=False)
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("joined"), default=timezone.now, db_index=True)
+    # Set when the fan deleted the account: the row stays as an anonymised tombstone so
+    # that ballots and audit entries keep pointing at it (docs/decisions/account-deletion.md).
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
 
     objects = UserManager()
 
@@ -100,7 +103,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         ]
 
     def __str__(self) -> str:
+        if self.is_deleted:
+            return str(_("deleted account"))
         return self.display_name or self.email
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
 
     def clean(self) -> None:
         super().clean()

@@ -1,17 +1,23 @@
 """Pages of the account (profile) and of the agency staff area (members, audit)."""
 
+import json
+from http import HTTPStatus
+
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts import selectors, services
-from accounts.forms import InvitationForm, ProfileForm
+from accounts import data_rights, selectors, services
+from accounts.forms import AccountDeleteForm, InvitationForm, ProfileForm
 from accounts.models import Agency, Membership, Role
 from accounts.permissions import agency_of_member
 from voting.errors import Code, DomainError
@@ -37,6 +43,52 @@ def profile(request):
             response.set_cookie(settings.LANGUAGE_COOKIE_NAME, form.cleaned_data["preferred_language"])
         return response
     return render(request, "accounts/profile.html", {"form": form})
+
+
+@never_cache
+@login_required
+@require_GET
+@rate_limited("personal_data", methods=("GET",))
+def personal_data(request):
+    """Everything Encore holds about me, on a page, with a JSON download."""
+    document = data_rights.personal_data_export(user=request.user)
+    return render(request, "accounts/personal_data.html", {"data": document})
+
+
+@never_cache
+@login_required
+@require_GET
+@rate_limited("personal_data", methods=("GET",))
+def personal_data_download(request):
+    document = data_rights.personal_data_export(user=request.user)
+    response = HttpResponse(
+        json.dumps(document, indent=2, ensure_ascii=False), content_type="application/json; charset=utf-8"
+    )
+    response["Content-Disposition"] = 'attachment; filename="encore-my-data.json"'
+    return response
+
+
+@never_cache
+@login_required
+@rate_limited("account_write")
+@require_http_methods(["GET", "POST"])
+def account_delete(request):
+    """Delete my account, after typing the password again (re-authentication)."""
+    form = AccountDeleteForm(request.POST or None)
+    refusal = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            data_rights.account_delete(user=request.user, password=form.cleaned_data["password"])
+        except DomainError as refused:
+            refusal = refused
+        else:
+            logout(request)
+            messages.success(request, _("Your account was deleted. Your ballots stay counted, anonymously."))
+            return redirect("home")
+    if refusal is None and form.errors:
+        refusal = DomainError(Code.INVALID, _("Type your password to confirm."))
+    status = refusal.http_status if refusal else HTTPStatus.OK
+    return render(request, "accounts/delete.html", {"form": form, "refusal": refusal}, status=status)
 
 
 @login_required

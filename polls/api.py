@@ -109,6 +109,12 @@ class BallotOutputSerializer(serializers.Serializer):
 
 @extend_schema(
     summary="List polls",
+    responses={
+        200: PollOutputSerializer(many=True),
+        400: ErrorSerializer,
+        404: ErrorSerializer,
+        429: ErrorSerializer,
+    },
     parameters=[
         OpenApiParameter("status", OpenApiTypes.STR, enum=[s.value for s in PollStatus if s != "draft"]),
         OpenApiParameter("kind", OpenApiTypes.STR, enum=PollKind.values),
@@ -186,7 +192,10 @@ class VoteView(APIView):
             400: ErrorSerializer,
             401: ErrorSerializer,
             403: ErrorSerializer,
+            404: ErrorSerializer,
             409: ErrorSerializer,
+            422: ErrorSerializer,
+            429: ErrorSerializer,
         },
     )
     def post(self, request, slug: str):
@@ -237,10 +246,15 @@ class CheckpointOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class CheckpointListOutputSerializer(serializers.Serializer):
+    poll = serializers.SlugField()
+    checkpoints = CheckpointOutputSerializer(many=True)
+
+
 class CheckpointListView(APIView):
     @extend_schema(
         summary="Checkpoints published while the poll was open",
-        responses=CheckpointOutputSerializer(many=True),
+        responses={200: CheckpointListOutputSerializer, 404: ErrorSerializer},
     )
     @method_decorator(reads_from_replica)
     def get(self, request, slug: str):

@@ -9,8 +9,14 @@ class PollsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
+        from accounts.data_rights import personal_data_register
         from polls.models import Option, Poll
+        from polls.personal_data import ballots_erase, ballots_export
         from polls.selectors import poll_cache_forget
+
+        # A fan's download and account deletion include their ballots (accounts never
+        # imports polls: polls plugs its part in).
+        personal_data_register(name="ballots", export=ballots_export, erase=ballots_erase)
 
         # A save in this process drops its cached copy at once; other processes' copies
         # expire within POLL_CACHE_SECONDS.

@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django_ratelimit.exceptions import Ratelimited
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions as drf
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -61,6 +62,8 @@ class Code(StrEnum):
     AGENCY_UNVERIFIED = "agency_unverified", HTTPStatus.FORBIDDEN
     RESULTS_HIDDEN = "results_hidden", HTTPStatus.FORBIDDEN
     INVITATION_WRONG_ACCOUNT = "invitation_wrong_account", HTTPStatus.FORBIDDEN
+    # Deleting an account takes its password again (re-authentication).
+    INVALID_PASSWORD = "invalid_password", HTTPStatus.FORBIDDEN
     # 404: absent, or not to be revealed to this caller.
     NOT_FOUND = "not_found", HTTPStatus.NOT_FOUND
     INVITATION_INVALID = "invitation_invalid", HTTPStatus.NOT_FOUND
@@ -82,6 +85,8 @@ class Code(StrEnum):
     ALREADY_MEMBER = "already_member", HTTPStatus.CONFLICT
     # The declared country may not change now (``reason``: recent_change, open_ballots).
     COUNTRY_CHANGE_LOCKED = "country_change_locked", HTTPStatus.CONFLICT
+    # An agency is never left without an owner (e.g. by its last owner deleting the account).
+    LAST_OWNER = "last_owner", HTTPStatus.CONFLICT
     # 422: an Idempotency-Key sent again with a different request.
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", HTTPStatus.UNPROCESSABLE_ENTITY
     # 429: over a rate limit; the answer carries Retry-After.
@@ -129,13 +134,28 @@ class DomainError(Exception):
         return error_body(self.code, self.detail, **self.extra)
 
 
+# A field's errors are messages, or, for a list or nested object, the same again by
+# index or name: {"allowed_countries": {"1": ["Ensure this field has ..."]}}.
+FIELD_ERRORS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {
+        "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object"}],
+    },
+}
+
+
+@extend_schema_field(FIELD_ERRORS_SCHEMA)
+class FieldErrorsField(serializers.DictField):
+    pass
+
+
 class ErrorSerializer(serializers.Serializer):
     """The one error shape of the API, for the OpenAPI schema."""
 
     code = serializers.ChoiceField(choices=[code.value for code in Code])
     detail = serializers.CharField()
     reason = serializers.CharField(required=False)
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+    fields = FieldErrorsField(required=False)
 
 
 def error_body(code: Code, detail: str, **extra) -> dict:

@@ -12,6 +12,9 @@ from voting import health
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/profile/", accounts_views.profile, name="profile"),
+    path("accounts/data/", accounts_views.personal_data, name="personal_data"),
+    path("accounts/data/download/", accounts_views.personal_data_download, name="personal_data_download"),
+    path("accounts/delete/", accounts_views.account_delete, name="account_delete"),
     path("accounts/", include("allauth.urls")),
     path("_allauth/", include("allauth.headless.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -20,6 +23,7 @@ urlpatterns = [
     # The split view serves Swagger UI's set-up script as a file, not inline (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/me/", accounts_api.MeView.as_view(), name="api-me"),
+    path("api/v1/me/data/", accounts_api.MeDataView.as_view(), name="api-me-data"),
     path("api/v1/agency/", include("polls.agency.api_urls")),
     path("api/v1/", include("polls.api_urls")),
     path(".well-known/encore-signing-key.pem", signing_key_pem, name="signing-key-pem"),

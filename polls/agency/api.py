@@ -48,13 +48,25 @@ stats_limited = rate_limited("agency_read", methods=("GET",))
 # ------------------------------------------------------------------ serializers
 
 
-class AgencyOptionOutputSerializer(serializers.ModelSerializer):
-    """An option with the metadata of its poll's kind only."""
+@extend_schema_field(OpenApiTypes.URI)
+class OptionImageField(serializers.Field):
+    """The absolute URL of a design's image, or null."""
 
-    country = serializers.SerializerMethodField()
-    latitude = serializers.FloatField(allow_null=True)
-    longitude = serializers.FloatField(allow_null=True)
-    image = serializers.SerializerMethodField()
+    def to_representation(self, image) -> str | None:
+        if not image:
+            return None
+        request = self.context.get("request")
+        return request.build_absolute_uri(image.url) if request is not None else image.url
+
+
+class AgencyOptionOutputSerializer(serializers.ModelSerializer):
+    """An option with the metadata of its poll's kind only: the kind-specific fields
+    are present for their kind alone, so the schema marks them optional."""
+
+    country = serializers.CharField(required=False)
+    latitude = serializers.FloatField(allow_null=True, required=False)
+    longitude = serializers.FloatField(allow_null=True, required=False)
+    image = OptionImageField(required=False, allow_null=True)
 
     class Meta:
         model = Option
@@ -72,17 +84,6 @@ class AgencyOptionOutputSerializer(serializers.ModelSerializer):
             "preview_url",
             "image",
         ]
-
-    def get_country(self, option: Option) -> str:
-        return str(option.country.code or "") if option.country else ""
-
-    @extend_schema_field(OpenApiTypes.URI)
-    def get_image(self, option: Option) -> str | None:
-        if not option.image:
-            return None
-        request = self.context.get("request")
-        url = option.image.url
-        return request.build_absolute_uri(url) if request is not None else url
 
     def to_representation(self, option: Option) -> dict:
         data = super().to_representation(option)
@@ -221,7 +222,10 @@ class AgencyAuditEntryOutputSerializer(serializers.Serializer):
     ip_address = serializers.IPAddressField(allow_null=True)
 
     def get_actor(self, entry) -> str | None:
-        return entry.actor.email if entry.actor else None
+        if entry.actor is None:
+            return None
+        # A deleted account stays as a tombstone: "deleted account", not its placeholder.
+        return str(entry.actor) if entry.actor.is_deleted else entry.actor.email
 
 
 # A pattern rather than an enum: drf-spectacular names enums after their field, and
@@ -338,6 +342,19 @@ class InvalidationOutputSerializer(serializers.ModelSerializer):
         return request.decided_by.email if request.decided_by else None
 
 
+def paginated(serializer_class: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The schema of a page of ``serializer_class`` as PageNumberPagination answers it
+    (these views paginate by hand, so drf-spectacular cannot tell)."""
+    name = serializer_class.__name__.removesuffix("Serializer")
+    fields = {
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": serializer_class(many=True),
+    }
+    return type(f"Paginated{name}ListSerializer", (serializers.Serializer,), fields)
+
+
 # ------------------------------------------------------------------ views
 
 REFUSALS = {
@@ -369,15 +386,24 @@ class AgencyView(APIView):
 
 @method_decorator(write_limited, name="post")
 class PollListView(AgencyView):
+    class FilterSerializer(serializers.Serializer):
+        agency = serializers.SlugField(required=False, allow_blank=True)
+
     @extend_schema(
+        operation_id="v1_agency_polls_list",
         summary="Polls of your agencies",
         parameters=[OpenApiParameter("agency", str, description="Only this agency's polls (its slug).")],
-        responses={200: AgencyPollOutputSerializer(many=True), **REFUSALS},
+        responses={200: paginated(AgencyPollOutputSerializer), **REFUSALS},
     )
     def get(self, request):
+        # Parsed, so that no text reaches the database unchecked (a NUL byte was a 500).
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
         agency = None
-        if request.query_params.get("agency"):
-            agency = agency_selectors.agency_of_member(user=request.user, slug=request.query_params["agency"])
+        if filters.validated_data.get("agency"):
+            agency = agency_selectors.agency_of_member(
+                user=request.user, slug=filters.validated_data["agency"]
+            )
         polls = agency_selectors.polls_of_member(user=request.user, agency=agency)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(polls, request, view=self)
@@ -543,7 +569,7 @@ class PollStatsView(AgencyView):
 class AuditLogView(AgencyView):
     @extend_schema(
         summary="Your agency's audit log, newest first",
-        responses={200: AgencyAuditEntryOutputSerializer(many=True), **REFUSALS},
+        responses={200: paginated(AgencyAuditEntryOutputSerializer), **REFUSALS},
     )
     def get(self, request, slug: str):
         agency, entries = agency_selectors.audit_log_of_member(user=request.user, slug=slug)
@@ -589,7 +615,7 @@ class PollSignalsView(AgencyView):
 class InvalidationListView(AgencyView):
     @extend_schema(
         summary="Requests to change ballot statuses, newest first (managers and owners with MFA)",
-        responses={200: InvalidationOutputSerializer(many=True), **REFUSALS},
+        responses={200: paginated(InvalidationOutputSerializer), **REFUSALS},
     )
     def get(self, request, slug: str):
         poll = agency_selectors.poll_of_member(user=request.user, slug=slug)

@@ -36,9 +36,18 @@ SCREENSHOTS = Path(tempfile.gettempdir())
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     # Browsers cannot be downloaded here: use Debian's Chromium (we run as root).
+    # `make test` installs it when missing, or stops and says what to install; run
+    # without make, these tests fail (never skip) with the same advice.
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if not os.access(chromium, os.X_OK):
+        pytest.fail(
+            f"Chromium is missing at {chromium}: run `make chromium` as root, or "
+            "`apt-get install chromium fonts-noto-cjk`",
+            pytrace=False,
+        )
     return {
         **browser_type_launch_args,
-        "executable_path": "/usr/bin/chromium",
+        "executable_path": chromium,
         "args": [
             "--headless",
             "--no-sandbox",

@@ -48,3 +48,36 @@ def test_stored_answers_with_receipts_are_deleted_after_24_hours():
     call_command("encore_retention", stdout=open("/dev/null", "w"))  # noqa: SIM115
 
     assert list(IdempotentAnswer.objects.values_list("key", flat=True)) == ["new-key"]
+
+
+def test_audit_log_and_session_addresses_follow_the_ballots_retention(settings, agency):
+    from allauth.usersessions.models import UserSession
+    from django.contrib.sessions.backends.cached_db import SessionStore
+
+    from accounts.models import AuditLogEntry
+
+    settings.RAW_IP_RETENTION_DAYS = 30
+    old = timezone.now() - timedelta(days=31)
+    user = UserFactory(verified=True)
+    old_entry = AuditLogEntry.objects.create(
+        agency=agency, actor=user, action="poll.create", ip_address="192.0.2.7"
+    )
+    new_entry = AuditLogEntry.objects.create(
+        agency=agency, actor=user, action="poll.close", ip_address="192.0.2.8"
+    )
+    AuditLogEntry.objects.filter(pk=old_entry.pk).update(created_at=old)
+    live = SessionStore()
+    live.create()
+    UserSession.objects.create(user=user, session_key=live.session_key, ip="198.51.100.77", last_seen_at=old)
+    UserSession.objects.create(
+        user=user, session_key="ended-long-ago", ip="2001:db8:1:2::5", last_seen_at=old
+    )
+    UserSession.objects.create(user=user, session_key="recent", ip="198.51.100.78")
+
+    call_command("encore_retention", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("encore_retention", stdout=open("/dev/null", "w"))  # noqa: SIM115 - twice is harmless
+
+    assert AuditLogEntry.objects.get(pk=old_entry.pk).ip_address is None
+    assert AuditLogEntry.objects.get(pk=new_entry.pk).ip_address == "192.0.2.8"
+    sessions = dict(UserSession.objects.values_list("session_key", "ip"))
+    assert sessions == {live.session_key: "198.51.100.0", "recent": "198.51.100.78"}
