@@ -21,7 +21,7 @@ from polls.recount import recount
 from polls.services import ballot_cast
 from polls.tally import live_results, tally_refresh
 from tests.factories import TEST_PASSWORD, MembershipFactory, PollFactory, UserFactory, mfa_enable
-from tests.helpers import AGENCY_API, close, option_ids, post_json
+from tests.helpers import AGENCY_API, close, login_with_mfa, option_ids, post_json
 from voting.errors import DomainError
 
 pytestmark = pytest.mark.django_db
@@ -208,7 +208,6 @@ def test_deletion_removes_personal_data_and_keeps_ballots_pseudonymous(client, f
 
 
 def test_deletion_changes_no_count_no_published_result_and_no_board_byte(client, fan, manager):
-    mfa_enable(manager)
     published, still_open = PollFactory(agency=manager.memberships.get().agency), PollFactory()
     crowd = [UserFactory(verified=True) for _ in range(3)]
     for number, voter in enumerate([fan, *crowd]):
@@ -216,8 +215,7 @@ def test_deletion_changes_no_count_no_published_result_and_no_board_byte(client,
         cast(still_open, voter, option=number % 2)
     tally_refresh(poll=still_open)
     close(published)
-    manager_client = Client()
-    manager_client.force_login(manager)
+    manager_client = login_with_mfa(Client(), manager)
     assert (
         post_json(manager_client, f"{AGENCY_API}/polls/{published.slug}/publish/").status_code
         == HTTPStatus.OK

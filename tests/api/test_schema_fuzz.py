@@ -41,9 +41,8 @@ from tests.factories import (
     MembershipFactory,
     PollFactory,
     UserFactory,
-    mfa_enable,
 )
-from tests.helpers import close, option_ids, session_token
+from tests.helpers import close, option_ids, session_token, session_user
 
 pytestmark = pytest.mark.django_db
 
@@ -98,10 +97,9 @@ def world(db, settings, in_test_transaction) -> World:
     # Fuzzing is not a flood: limits would answer 429 (documented) and hide the rest.
     settings.RATE_LIMITS = dict.fromkeys(settings.RATE_LIMITS, GENEROUS)
     agency = AgencyFactory(invalidation_approval_threshold=1)
-    manager = MembershipFactory(agency=agency, role="manager").user
-    owner = MembershipFactory(agency=agency, role="owner").user
-    for staff in (manager, owner):
-        mfa_enable(staff)
+    # Staff whose sessions used MFA, as the MFA-gated actions require.
+    manager = session_user(MembershipFactory(agency=agency, role="manager").user, mfa=True)
+    owner = session_user(MembershipFactory(agency=agency, role="owner").user, mfa=True)
     fan = UserFactory(verified=True)
 
     open_poll = PollFactory(agency=agency, results_visibility="live")
@@ -131,7 +129,7 @@ def world(db, settings, in_test_transaction) -> World:
     polls = [open_poll.slug, draft.slug, published.slug]
     return World(
         fan_token=session_token(fan),
-        manager_token=session_token(manager),
+        manager_token=session_token(manager, mfa=True),
         path_values=[
             ("^/api/v1/agency/agencies/", "slug", [agency.slug]),
             ("/options/", "slug", [draft.slug]),

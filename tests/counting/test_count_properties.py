@@ -24,8 +24,8 @@ from polls.receipts import receipt_hash
 from polls.recount import COMPARED_FIELDS, recount
 from polls.services import ballot_cast
 from polls.tally import live_results, tally_refresh, tally_status_change
-from tests.factories import MembershipFactory, PollFactory, UserFactory, mfa_enable
-from tests.helpers import close
+from tests.factories import MembershipFactory, PollFactory, UserFactory
+from tests.helpers import close, session_user
 
 LABELS = ["Seoul", "Tokyo", "Madrid", "Lima", "Oslo"]
 # A status a reviewer may set, with its reason; quarantine is never left at the end
@@ -139,8 +139,7 @@ class CountsAgreeTests(TestCase):
         live = live_results(poll=poll)
 
         manager = MembershipFactory(agency=poll.agency, role="manager").user
-        mfa_enable(manager)
-        snapshot = poll_publish(poll=close(poll), actor=manager)
+        snapshot = poll_publish(poll=close(poll), actor=session_user(manager, mfa=True))
         recount_lines: list[str] = []
         verified = recount(snapshot.board_json.encode(), results=snapshot.results, out=recount_lines.append)
 
