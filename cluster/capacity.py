@@ -18,12 +18,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cluster.parts import redis_start  # noqa: E402
 from cluster.postgres import (  # noqa: E402
     free_port,
     primary_create,
@@ -216,21 +216,7 @@ def main() -> int:
         synchronous = pgbench(primary, script)
         ballots = primary.sql("SELECT count(*) FROM polls_ballot", "encore")
         redis_port = free_port()
-        redis = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(redis_port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        time.sleep(0.5)
+        redis = redis_start(redis_port)
         say("redis-benchmark")
         redis_figures = redis_benchmarks(redis_port)
         report = {

@@ -24,20 +24,19 @@ voting at once. About 2 minutes in all.
 
 import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.procstats import children_of  # noqa: E402
+from cluster.parts import gunicorn_start, logger, redis_start, seed, service_env, wait_http  # noqa: E402
 from cluster.postgres import free_port, primary_create, remove  # noqa: E402
 from cluster.voters import VoteLoad, ballots_check  # noqa: E402
 
@@ -45,65 +44,9 @@ SECONDS = int(os.environ.get("CHAOS_SECONDS") or 45)
 FANS = int(os.environ.get("CHAOS_FANS") or 6000)
 WORKERS = int(os.environ.get("CHAOS_WORKERS") or 3)
 THREADS = int(os.environ.get("CHAOS_THREADS") or 8)
-STARTED = time.monotonic()
 
 
-def say(message: str) -> None:
-    print(f"[chaos {time.monotonic() - STARTED:6.1f}s] {message}", flush=True)
-
-
-def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer")
-
-
-def redis_start(port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if (
-            subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip()
-            == b"PONG"
-        ):
-            return process
-        time.sleep(0.05)
-    raise SystemExit(f"redis-server on :{port} did not start")
-
-
-def service_env(pg_port: int, redis_port: int) -> dict:
-    return {
-        **{k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "ENCORE_ENV"}},
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{pg_port}/encore?connect_timeout=2",
-        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "CACHE_KEY_PREFIX": "chaos",
-        "SECRET_KEY": secrets.token_urlsafe(64),
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "RATE_LIMITS": json.dumps({"vote": [["account", "100000/m"], ["network", "10000000/m"]]}),
-        "DB_POOL_TIMEOUT": "3",
-    }
-
-
-def seed(env: dict, root: Path, fans: int = FANS) -> tuple[dict, list[str]]:
-    def run(*args: str) -> str:
-        return subprocess.run(
-            [sys.executable, *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-        ).stdout
-
-    run("manage.py", "migrate", "--noinput")
-    poll = json.loads(run("-m", "cluster.seed", "poll", "chaos-tour"))
-    tokens = root / "tokens.txt"
-    run("-m", "cluster.seed", "fans", str(fans), str(tokens))
-    return poll, tokens.read_text().split()
+say = logger("chaos")
 
 
 def main() -> int:
@@ -119,30 +62,16 @@ def main() -> int:
         redis_port = free_port()
         redis = redis_start(redis_port)
         say(f"PostgreSQL :{primary.port} ({root / 'pg'}), Redis :{redis_port}")
-        env = service_env(primary.port, redis_port)
-        poll, tokens = seed(env, root)
+        env = service_env(
+            f"postgres://postgres@127.0.0.1:{primary.port}/encore?connect_timeout=2",
+            redis_port,
+            prefix="chaos",
+        )
+        poll, tokens = seed(env, root, slug="chaos-tour", fans=FANS)
         say(f"seeded poll {poll['slug']} and {len(tokens):,} signed-in fans")
 
         port = free_port()
-        log = (root / "gunicorn.log").open("w")
-        gunicorn = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "voting.wsgi",
-                "-w",
-                str(WORKERS),
-                "-b",
-                f"127.0.0.1:{port}",
-                "--no-control-socket",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        gunicorn = gunicorn_start(port, workers=WORKERS, env=env, log=root / "gunicorn.log")
         wait_http(f"http://127.0.0.1:{port}/healthz")
         say(f"gunicorn :{port}, {WORKERS} sync workers {children_of(gunicorn.pid)}")
 

@@ -22,7 +22,6 @@ length of the vote load, CLUSTER_FANS (default 12000) the accounts.
 
 import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -37,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cluster.parts import gunicorn_start, logger, redis_start, seed, service_env, wait_http  # noqa: E402
 from cluster.postgres import (  # noqa: E402
     free_port,
     primary_create,
@@ -48,22 +48,9 @@ from cluster.postgres import (  # noqa: E402
 
 SECONDS = int(os.environ.get("CLUSTER_SECONDS") or 20)
 FANS = int(os.environ.get("CLUSTER_FANS") or 12000)
-STARTED = time.monotonic()
 
 
-def say(message: str) -> None:
-    print(f"[cluster {time.monotonic() - STARTED:6.1f}s] {message}", flush=True)
-
-
-def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer")
+say = logger("cluster")
 
 
 def haproxy_config(port: int, nodes: list[int]) -> str:
@@ -132,92 +119,28 @@ def main() -> int:
         synchronous_standby_set(primary, standby)
         say(f"PostgreSQL primary :{primary.port}, synchronous standby :{standby.port}")
         redis_port = free_port()
-        processes.append(
-            subprocess.Popen(
-                [
-                    "redis-server",
-                    "--port",
-                    str(redis_port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ],
-                stdout=subprocess.DEVNULL,
-            )
-        )
+        processes.append(redis_start(redis_port))
         say(f"Redis :{redis_port}")
-        env = {
-            **{k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "ENCORE_ENV"}},
-            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{primary.port},127.0.0.1:{standby.port}/encore"
+        env = service_env(
+            f"postgres://postgres@127.0.0.1:{primary.port},127.0.0.1:{standby.port}/encore"
             "?target_session_attrs=read-write&connect_timeout=2",
-            "DATABASE_REPLICA_URLS": standby.url("encore"),
-            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-            "CACHE_KEY_PREFIX": "cluster",
-            "SECRET_KEY": secrets.token_urlsafe(64),
-            "DEBUG": "false",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "RATE_LIMITS": json.dumps({"vote": [["account", "100000/m"], ["network", "10000000/m"]]}),
-            "DB_POOL_TIMEOUT": "3",
-        }
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
+            redis_port,
+            prefix="cluster",
         )
-        poll = json.loads(
-            subprocess.run(
-                [sys.executable, "-m", "cluster.seed", "poll", "cluster-tour"],
-                cwd=ROOT,
-                env=env,
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-        )
-        tokens = root / "tokens.txt"
-        subprocess.run(
-            [sys.executable, "-m", "cluster.seed", "fans", str(FANS), str(tokens)],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        env["DATABASE_REPLICA_URLS"] = standby.url("encore")
+        poll, _tokens = seed(env, root, slug="cluster-tour", fans=FANS)
+        tokens = root / "tokens.txt"  # one a line, for wrk
         say(f"seeded poll {poll['slug']} and {FANS:,} signed-in fans")
 
         nodes = [free_port(), free_port()]
         for number, port in enumerate(nodes, 1):
-            log = (root / f"node{number}.log").open("w")
-            processes.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "gunicorn",
-                        "voting.wsgi",
-                        "-w",
-                        "3",
-                        "-b",
-                        f"127.0.0.1:{port}",
-                        "--no-control-socket",
-                    ],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
+            processes.append(gunicorn_start(port, workers=3, env=env, log=root / f"node{number}.log"))
             processes.append(
                 subprocess.Popen(
                     [sys.executable, "manage.py", "encore_worker"],
                     cwd=ROOT,
                     env=env,
-                    stdout=log,
+                    stdout=(root / f"node{number}.log").open("a"),
                     stderr=subprocess.STDOUT,
                 )
             )

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.procstats import Sampler, children_of  # noqa: E402
-from cluster.chaos import redis_start, seed, service_env, wait_http  # noqa: E402
+from cluster.parts import gunicorn_start, logger, redis_start, seed, service_env, wait_http  # noqa: E402
 from cluster.postgres import free_port, primary_create, remove  # noqa: E402
 
 SECONDS = int(os.environ.get("SOAK_SECONDS") or 600)
@@ -39,11 +39,9 @@ WORKERS = int(os.environ.get("SOAK_WORKERS") or 3)
 FANS = int(os.environ.get("SOAK_FANS") or 4000)
 GROWTH = float(os.environ.get("SOAK_RSS_GROWTH") or 1.2)
 WINDOW = max(10, min(60, SECONDS // 2))
-STARTED = time.monotonic()
 
 
-def say(message: str) -> None:
-    print(f"[soak {time.monotonic() - STARTED:6.1f}s] {message}", flush=True)
+say = logger("soak")
 
 
 def window_run(base: str, tokens: Path, slug: str, option: int, seconds: int, master: int) -> dict:
@@ -89,15 +87,16 @@ def main() -> int:
         primary.sql("CREATE DATABASE encore")
         redis_port = free_port()
         redis = redis_start(redis_port)
-        env = service_env(primary.port, redis_port)
-        env["CACHE_KEY_PREFIX"] = "soak"
-        env["RATE_LIMITS"] = json.dumps(
-            {
+        env = service_env(
+            f"postgres://postgres@127.0.0.1:{primary.port}/encore?connect_timeout=2",
+            redis_port,
+            prefix="soak",
+            rate_limits={
                 "vote": [["account", "100000/m"], ["network", "10000000/m"]],
                 "receipt": [["ip", "10000000/m"], ["network", "10000000/m"]],
-            }
+            },
         )
-        poll, tokens = seed(env, root, FANS)
+        poll, tokens = seed(env, root, slug="chaos-tour", fans=FANS)
         primary.sql(
             f"UPDATE polls_poll SET period = 'daily', votes_per_period = 20 WHERE slug = '{poll['slug']}'",
             "encore",
@@ -106,25 +105,7 @@ def main() -> int:
             f"PostgreSQL :{primary.port}, Redis :{redis_port}; poll {poll['slug']} (20 votes a day), {len(tokens):,} fans"
         )
         port = free_port()
-        log = (root / "gunicorn.log").open("w")
-        gunicorn = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "voting.wsgi",
-                "-w",
-                str(WORKERS),
-                "-b",
-                f"127.0.0.1:{port}",
-                "--no-control-socket",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        gunicorn = gunicorn_start(port, workers=WORKERS, env=env, log=root / "gunicorn.log")
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/healthz")
         first_workers = sorted(children_of(gunicorn.pid))
