@@ -90,21 +90,27 @@ def _redis():
     return get_redis_connection("default")
 
 
-def voter_card_store(*, session_key: str, user) -> None:
-    """Keep the user's card under the session's token for the lean vote path.
+def voter_card_store(*, session_key: str, user) -> VoterCard | None:
+    """Keep the user's card under the session's token for the lean vote path, and
+    return it (the facts were just read: a caller may vote with it).
 
     The version is read before the facts, so a change racing with this write leaves a
     card whose version is already old: never used, never wrong.
     """
     if not card_store_available() or not session_key or not user.is_authenticated:
-        return
+        return None
     try:
         connection = _redis()
         version = int(connection.get(card_version_key_prefix() + str(user.pk)) or 0)
-        card = voter_card_of(user, version=version)
+    except Exception:
+        logger.warning("voter card not stored: cache unavailable", exc_info=True)
+        return None
+    card = voter_card_of(user, version=version)
+    try:
         connection.set(card_key(session_key), card.as_json(), ex=settings.VOTER_CARD_SECONDS)
     except Exception:
         logger.warning("voter card not stored: cache unavailable", exc_info=True)
+    return card
 
 
 def voter_cards_store_many(sessions: list[tuple[str, object]]) -> None:

@@ -206,13 +206,13 @@ class VoteView(APIView):
         if not payload.is_valid():
             raise VoteRefused(Code.INVALID_CHOICE, _('Send {"choices": [option ids]}.'))
         key = request.headers.get("Idempotency-Key", "").strip()[:128] or None
+        # An app session stores its voter card, so its next vote can take the lean path
+        # (polls/lean_api.py); this vote uses the same card instead of reading it again.
         token = request.headers.get("X-Session-Token", "")
-        if token:
-            # The next vote of this app session can take the lean path (polls/lean_api.py).
-            voter_card_store(session_key=token, user=request.user)
+        card = voter_card_store(session_key=token, user=request.user) if token else None
         answer = ballot_cast(
             poll=poll,
-            voter=request.user,
+            voter=card or request.user,
             choices=payload.validated_data["choices"],
             idempotency_key=key,
             client_ip=request._request.client_ip,
