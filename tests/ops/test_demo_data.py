@@ -1,12 +1,22 @@
 """`make run`'s demo data: complete, recountable, and idempotent."""
 
+import io
 import os
+import re
 import subprocess
 import sys
+import time
+from http import HTTPStatus
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
 
+from accounts.demo import DEMO_PASSWORD, DemoRefused, demo_accounts_seed
 from accounts.models import Agency, Membership, User
 from accounts.verification import VerificationLevel, verification_level_of
 from polls.models import Ballot, Option, Poll, PollStatus
@@ -16,8 +26,22 @@ from tests.helpers import ROOT
 pytestmark = pytest.mark.django_db
 
 
-def seed():
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+def seed() -> str:
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def printed_totp(output: str, email: str) -> tuple[str, str]:
+    """The TOTP secret and otpauth:// URI `seed_demo` printed under the account."""
+    block = output.split(email, 1)[1]
+    secret = re.search(r"TOTP secret:\s+([A-Z2-7]+)", block).group(1)
+    uri = re.search(r"otpauth URI:\s+(otpauth://\S+)", block).group(1)
+    return secret, uri
+
+
+def totp_code(secret: str) -> str:
+    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
 
 
 def test_seed_demo_twice_creates_everything_once(settings, tmp_path):
@@ -34,7 +58,8 @@ def test_seed_demo_twice_creates_everything_once(settings, tmp_path):
         Option.objects.count(),
     ) == counts
     assert Agency.objects.count() == 1
-    assert Membership.objects.get().role == "owner"
+    roles = dict(Membership.objects.values_list("user__email", "role"))
+    assert roles == {"owner@encore.example": "owner", "manager@encore.example": "manager"}
     fan = User.objects.get(email="fan@encore.example")
     assert verification_level_of(fan) == VerificationLevel.EMAIL
     assert fan.check_password("encore-demo-2026")
@@ -67,6 +92,63 @@ def test_demo_published_poll_has_hundreds_of_ballots_some_invalidated_and_recoun
     assert snapshot.results["turnout"]["ballots_cast"] >= 300
     assert snapshot.results["invalidated"] == {"bot_network": 30, "duplicate_person": 4}
     assert snapshot.results["checkpoints"] == 2
+
+
+def test_seed_demo_gives_owner_and_second_manager_a_real_totp_authenticator_and_prints_it(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+
+    output = seed()
+
+    for email in ("owner@encore.example", "manager@encore.example"):
+        secret, uri = printed_totp(output, email)
+        user = User.objects.get(email=email)
+        totp = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
+        assert totp.wrap().validate_code(totp_code(secret))
+        assert Authenticator.objects.filter(user=user, type=Authenticator.Type.RECOVERY_CODES).exists()
+        assert urlsplit(uri).path == f"/{email.replace('@', '%40')}"
+        assert parse_qs(urlsplit(uri).query) == {"secret": [secret], "issuer": ["Encore"]}
+    assert "manager@encore.example" in output and DEMO_PASSWORD in output
+
+
+def test_demo_totp_secret_stays_the_same_on_every_run(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+
+    first = printed_totp(seed(), "owner@encore.example")
+    second = printed_totp(seed(), "owner@encore.example")
+
+    assert first == second
+    assert Authenticator.objects.filter(type=Authenticator.Type.TOTP).count() == 2
+
+
+def test_code_from_the_printed_secret_signs_the_demo_owner_in_through_allauth_mfa(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    secret, _uri = printed_totp(seed(), "owner@encore.example")
+    client = Client()
+
+    login = client.post(
+        reverse("account_login"), {"login": "owner@encore.example", "password": DEMO_PASSWORD}
+    )
+    assert login.status_code == HTTPStatus.FOUND
+    assert login["Location"] == reverse("mfa_authenticate")
+    second = client.post(reverse("mfa_authenticate"), {"code": totp_code(secret)})
+    assert second.status_code == HTTPStatus.FOUND
+
+    # An MFA-gated action, the one a person trying the demo first meets: closing an open poll.
+    response = client.post("/api/v1/agency/polls/lumen-tour-merch-design/close/")
+
+    assert response.status_code == HTTPStatus.OK, response.content
+    assert response.json()["status"] == "closed"
+
+
+def test_demo_accounts_refuse_to_be_seeded_in_production_even_without_the_command(settings):
+    settings.PRODUCTION = True
+    settings.LOCAL_DEMO = False
+
+    with pytest.raises(DemoRefused, match="ENCORE_ENV=production"):
+        demo_accounts_seed()
+
+    assert not User.objects.exists()
+    assert not Authenticator.objects.exists()
 
 
 def test_seed_demo_refuses_in_production(settings):
