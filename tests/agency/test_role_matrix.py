@@ -122,6 +122,9 @@ class Rule:
     mfa: bool = False  # a session that used a second factor
     recent: bool = False  # a session that proved a credential lately (identities sign in now)
     scope: Scope = Scope.AGENCY
+    # The agency API token scopes that may call it (agency API only); none yet. When
+    # tokens land: e.g. ``tokens=frozenset({"read", "write"})`` on the reads they serve.
+    tokens: frozenset[str] = frozenset()
 
     def __str__(self) -> str:
         parts = [str(self.least.label) if self.least else self.scope.value]
@@ -205,6 +208,7 @@ class Identity:
     role: Role | None = None  # in the agency the URLs name
     role_elsewhere: Role | None = None  # in another agency
     mfa_used: bool = False
+    token_scope: str | None = None  # an agency API token of the target agency, with this scope
 
 
 def _session(user_of: Callable[["World"], object], *, mfa: bool):
@@ -217,6 +221,9 @@ def _session(user_of: Callable[["World"], object], *, mfa: bool):
 
 
 # Signed-in identities sign in just now (a recent authentication); the staff with TOTP.
+# A token identity is two lines, e.g. (``World`` making the token):
+#   Identity("read_only_token", lambda client, w: {"Authorization": f"Bearer {w.read_token}"},
+#            token_scope="read"),
 IDENTITIES = [
     Identity("anonymous"),
     Identity("fan", _session(lambda w: w.fan, mfa=False)),
@@ -240,8 +247,11 @@ def _at_least(role: Role | None, least: Role) -> bool:
 
 
 def expected(identity: Identity, rule: Rule, endpoint: Endpoint) -> Outcome:
-    if identity.sign_in is None:
+    if identity.sign_in is None or (identity.token_scope and not endpoint.api):
+        # A token opens the API only: on a page its caller is anonymous.
         return Outcome.UNAUTHENTICATED if endpoint.api else Outcome.LOGIN
+    if identity.token_scope:
+        return Outcome.ALLOWED if identity.token_scope in rule.tokens else Outcome.DENIED
     if rule.scope == Scope.SIGNED_IN:
         return Outcome.ALLOWED
     if rule.scope == Scope.INVITEE:
