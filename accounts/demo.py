@@ -8,13 +8,14 @@ review and publish: those actions need a session that used MFA
 like the password: demo only, refused off the embedded defaults.
 """
 
+import time
 from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
 from allauth.mfa.adapter import get_adapter as get_mfa_adapter
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
-from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
 from allauth.mfa.utils import decrypt
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -116,3 +117,18 @@ def demo_accounts_seed() -> DemoAccounts:
         owner_totp=demo_totp_enable(owner),
         manager_totp=demo_totp_enable(manager),
     )
+
+
+def demo_totp_codes() -> dict[str, str]:
+    """The code each demo staff account's authenticator app shows now, by email: for a
+    person trying the demo without an authenticator app. Raises DemoRefused off the
+    embedded defaults."""
+    check_demo_allowed()
+    counter = int(time.time()) // 30
+    authenticators = Authenticator.objects.filter(
+        user__email__in=[DEMO_OWNER_EMAIL, DEMO_MANAGER_EMAIL], type=Authenticator.Type.TOTP
+    ).select_related("user")
+    return {
+        totp.user.email: format_hotp_value(hotp_value(decrypt(totp.data["secret"]), counter))
+        for totp in authenticators
+    }

@@ -40,11 +40,16 @@ def printed_totp(output: str, email: str) -> tuple[str, str]:
     return secret, uri
 
 
-def totp_code(secret: str) -> str:
-    """The code an authenticator app shows now; near the end of its 30-second window,
-    the next one (allauth accepts the current window only)."""
+def fresh_totp_window() -> None:
+    """Near the end of a 30-second window, wait for the next (allauth accepts the
+    current window only, and a code is checked a moment after it is computed)."""
     if time.time() % 30 > 27:
         time.sleep(30 - time.time() % 30)
+
+
+def totp_code(secret: str) -> str:
+    """The code an authenticator app shows now."""
+    fresh_totp_window()
     return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
 
 
@@ -142,6 +147,29 @@ def test_code_from_the_printed_secret_signs_the_demo_owner_in_through_allauth_mf
 
     assert response.status_code == HTTPStatus.OK, response.content
     assert response.json()["status"] == "closed"
+
+
+def test_demo_totp_prints_the_codes_the_demo_staff_authenticators_accept_now(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    seed()
+    fresh_totp_window()
+    out = io.StringIO()
+
+    call_command("demo_totp", stdout=out)
+
+    codes = dict(re.findall(r"^(\S+@encore\.example): (\d{6})$", out.getvalue(), re.MULTILINE))
+    assert set(codes) == {"owner@encore.example", "manager@encore.example"}
+    for email, code in codes.items():
+        totp = Authenticator.objects.get(user__email=email, type=Authenticator.Type.TOTP)
+        assert totp.wrap().validate_code(code)
+
+
+def test_demo_totp_refuses_in_production(settings):
+    settings.PRODUCTION = True
+    settings.LOCAL_DEMO = False
+
+    with pytest.raises(CommandError, match="runs only on the local demo"):
+        call_command("demo_totp", stdout=io.StringIO())
 
 
 def test_demo_accounts_refuse_to_be_seeded_in_production_even_without_the_command(settings):

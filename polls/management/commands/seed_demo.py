@@ -35,7 +35,8 @@ class Command(BaseCommand):
             "  Add a TOTP secret to an authenticator app (or paste the otpauth:// URI into one), then\n"
             "  sign in with the password and the app's 6-digit code: scheduling, closing, reviewing\n"
             "  and publishing need a session that used it. A request to invalidate many ballots\n"
-            "  waits for the other staff member's approval (four eyes)."
+            "  waits for the other staff member's approval (four eyes). No authenticator app at\n"
+            "  hand? `.venv/bin/python manage.py demo_totp` prints the current codes."
         )
 
     def _staff(self, role: str, email: str, totp: DemoAuthenticator) -> None:
