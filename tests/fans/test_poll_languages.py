@@ -347,3 +347,32 @@ def test_a_recount_gives_identical_output_whatever_the_request_language(agency, 
     board_text = outputs[0][0].decode()
     assert KOREAN_SEOUL not in board_text and KOREAN_TITLE not in board_text
     assert {row["label"]: row["votes"] for row in outputs[0][1]["options"]} == {"Seoul": 2, "Tokyo": 1}
+
+
+def test_a_scheduled_polls_translations_may_still_be_corrected(manager_client, translated_poll):
+    response = patch_json(
+        manager_client,
+        f"{API}/polls/{translated_poll.slug}/",
+        {"translations": {"ko": {"title": "다음 투어 도시 (수정)"}}},
+    )
+
+    assert response.status_code == HTTPStatus.OK, response.json()
+    translated_poll.refresh_from_db()
+    assert translated_poll.translations == {"ko": {"title": "다음 투어 도시 (수정)"}}
+
+
+def test_the_vote_confirmation_names_the_choice_in_the_readers_language(client, translated_poll):
+    fan = UserFactory(verified=True, preferred_language="ko")
+    client.force_login(fan)
+    seoul = translated_poll.options.get(label="Seoul")
+    page = client.get(f"/polls/{translated_poll.slug}/")
+    form = {
+        "choice": seoul.pk,
+        "idempotency_key": page.context["form"]["idempotency_key"].value(),
+        "shown_at": page.context["form"]["shown_at"].value(),
+    }
+
+    voted = client.post(f"/polls/{translated_poll.slug}/vote/", form, follow=True)
+
+    assert voted.status_code == HTTPStatus.OK
+    assert f"<strong>{KOREAN_SEOUL}</strong>" in voted.content.decode()
