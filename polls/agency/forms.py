@@ -111,6 +111,8 @@ class PollForm(TranslationFieldsMixin, forms.Form):
     """A poll's text and rules. Times are read as wall-clock times in the poll's own
     time zone, the way an agency announces them ("opens 20:00 in Seoul")."""
 
+    translated = ("title", "description")
+
     title = forms.CharField(label=_("Title"), max_length=200)
     slug = forms.SlugField(
         label=_("Address"),
@@ -185,8 +187,6 @@ class PollForm(TranslationFieldsMixin, forms.Form):
                 if name not in POLL_TEXT_FIELDS:
                     del self.fields[name]
         self.add_translation_fields()
-
-    translated = ("title", "description")
 
     def _translated_field(self, name: str, code: str) -> forms.Field:
         attrs = {"lang": code}
