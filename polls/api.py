@@ -1,5 +1,6 @@
 """The fans' and the public's JSON API: polls, their details, and casting votes."""
 
+from django.conf import settings
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
@@ -14,6 +15,7 @@ from rest_framework.views import APIView
 from accounts.fingerprint import client_fingerprint
 from accounts.voter_cards import voter_card_store
 from polls import selectors
+from polls.content_languages import localized, reader_language
 from polls.errors import VoteRefused
 from polls.lean_api import results_response
 from polls.models import Poll, PollKind, PollStatus, VoterStatus
@@ -23,15 +25,49 @@ from voting.errors import Code, DomainError, ErrorSerializer
 from voting.ratelimits import rate_limited
 
 
-class OptionOutputSerializer(serializers.Serializer):
+def reader_language_of(request) -> str:
+    """The reader's language: the account's (an app's token sign-in too, which the
+    locale middleware cannot see), unless a language was chosen on the site, else what
+    the request asks for (Accept-Language, through the locale middleware)."""
+    user = getattr(request, "user", None)
+    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+    if user is not None and user.is_authenticated and user.preferred_language and not chosen:
+        return reader_language(user.preferred_language)
+    return reader_language()
+
+
+class LocalizedTextsMixin:
+    """``title``/``label`` and ``description`` in the reader's language
+    (``context["language"]``), each with the language it is really in."""
+
+    main_text = "title"
+
+    def localized_texts(self, obj, own_language: str) -> dict:
+        language = self.context.get("language")
+        main = localized(obj, self.main_text, language=language, own_language=own_language)
+        description = localized(obj, "description", language=language, own_language=own_language)
+        return {
+            self.main_text: main.text,
+            "description": description.text,
+            "language": main.language,
+            "description_language": description.language,
+        }
+
+
+class OptionOutputSerializer(LocalizedTextsMixin, serializers.Serializer):
+    main_text = "label"
+
     id = serializers.IntegerField()
-    label = serializers.CharField()
+    label = serializers.CharField(help_text="In the reader's language if translated, else the poll's.")
+    language = serializers.CharField(help_text="The language of `label`.")
     position = serializers.IntegerField()
     description = serializers.CharField()
+    description_language = serializers.CharField(help_text="The language of `description`.")
 
     def to_representation(self, option):
-        data = super().to_representation(option)
-        kind = self.context["poll"].kind
+        poll = self.context["poll"]
+        data = {"id": option.pk, "position": option.position, **self.localized_texts(option, poll.language)}
+        kind = poll.kind
         if kind == PollKind.CITY:
             data.update(
                 country=option.country.code or None,
@@ -52,12 +88,17 @@ class OptionOutputSerializer(serializers.Serializer):
         return request.build_absolute_uri(option.image.url) if request else option.image.url
 
 
-class PollOutputSerializer(serializers.Serializer):
+class PollOutputSerializer(LocalizedTextsMixin, serializers.Serializer):
     slug = serializers.SlugField()
     kind = serializers.CharField()
     method = serializers.CharField()
-    title = serializers.CharField()
+    title = serializers.CharField(help_text="In the reader's language if translated, else the poll's.")
+    language = serializers.CharField(help_text="The language of `title`.")
     description = serializers.CharField()
+    description_language = serializers.CharField(read_only=True, help_text="The language of `description`.")
+    poll_language = serializers.CharField(
+        source="language", help_text="The poll's own language: that of its results and bulletin board."
+    )
     agency = serializers.CharField(source="agency.slug")
     status = serializers.SerializerMethodField()
     opens_at = serializers.DateTimeField()
@@ -73,6 +114,11 @@ class PollOutputSerializer(serializers.Serializer):
 
     def get_status(self, poll: Poll) -> str:
         return poll.status.value
+
+    def to_representation(self, poll: Poll) -> dict:
+        data = super().to_representation(poll)
+        data.update(self.localized_texts(poll, poll.language))
+        return data
 
     def get_options(self, poll: Poll) -> list[dict]:
         context = {**self.context, "poll": poll}
@@ -124,6 +170,9 @@ class BallotOutputSerializer(serializers.Serializer):
 class PollListView(ListAPIView):
     serializer_class = PollOutputSerializer
 
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "language": reader_language_of(self.request)}
+
     class FilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(
             choices=[s.value for s in PollStatus if s != "draft"], required=False
@@ -159,7 +208,9 @@ class PollDetailView(APIView):
     def get(self, request, slug: str):
         with public_reads():
             poll = _public_poll_or_404(slug)
-            data = PollOutputSerializer(poll, context={"request": request}).data
+            data = PollOutputSerializer(
+                poll, context={"request": request, "language": reader_language_of(request)}
+            ).data
         # The caller's own ballots come from the primary: never older than their vote.
         if request.user.is_authenticated:
             ballots = selectors.ballots_of_voter(voter=request.user, poll=poll)

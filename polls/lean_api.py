@@ -148,6 +148,10 @@ def results_response(request: HttpRequest, poll: Poll) -> HttpResponse:
         response = HttpResponse(status=304)
     else:
         response = HttpResponse(document.body, content_type="application/json")
+    # The same bytes for every reader: labels in the poll's own language, as signed and
+    # recounted. Readers of other languages relabel by option id from the poll read
+    # (docs/decisions/poll-content-languages.md), so nothing here varies by language.
+    response["Content-Language"] = poll.language
     response["ETag"] = document.etag
     response["Cache-Control"] = f"public, max-age={document.max_age}"
     return response

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.validators import FileExtensionValidator, MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Lookup, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
@@ -19,6 +19,7 @@ from django_countries.fields import CountryField
 from accounts.models import Agency
 from accounts.timezones import validate_time_zone
 from accounts.verification import VerificationLevel
+from polls.content_languages import CONTENT_LANGUAGES, LANGUAGE_CODE_PATTERN
 
 # The most ballots one account may cast per period; slots are tried one by one.
 MAX_VOTES_PER_PERIOD = 20
@@ -67,6 +68,25 @@ class PollStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+@models.JSONField.register_lookup
+class KeysWithin(Lookup):
+    """``translations__keys_within=[codes]``: a JSON object whose keys are all among
+    ``codes``. Used by check constraints, so the codes are written into the SQL (they
+    are checked against a strict pattern first)."""
+
+    lookup_name = "keys_within"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, params = self.process_lhs(compiler, connection)
+        codes = list(self.rhs)
+        if not all(LANGUAGE_CODE_PATTERN.match(code) for code in codes):
+            raise ValueError(f"not language codes: {codes}")
+        array = ", ".join(f"'{code}'" for code in codes)
+        sql = f"(jsonb_typeof({lhs}) = 'object' AND ({lhs} - ARRAY[{array}]::text[]) = '{{}}'::jsonb)"
+        return sql, (*params, *params)
+
+
 def new_voter_tag_secret() -> str:
     return secrets.token_hex(32)
 
@@ -78,6 +98,11 @@ class Poll(models.Model):
     method = models.CharField(max_length=16, choices=VotingMethod.choices, default=VotingMethod.SINGLE)
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), blank=True)
+    # The language of title, description and option labels; the board and the signed
+    # results carry those, so a recount never depends on a reader's language.
+    language = models.CharField(_("language"), max_length=10, default="en")
+    # {"ko": {"title": ..., "description": ...}}: shown to readers of that language only.
+    translations = models.JSONField(_("translations"), default=dict, blank=True)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     opens_at = models.DateTimeField()
     closes_at = models.DateTimeField()
@@ -143,6 +168,13 @@ class Poll(models.Model):
                 condition=~Q(state=PollState.PUBLISHED) | Q(published_at__isnull=False),
                 name="polls_poll_published_has_time",
             ),
+            models.CheckConstraint(
+                condition=Q(language__in=CONTENT_LANGUAGES), name="polls_poll_language_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(translations__keys_within=CONTENT_LANGUAGES),
+                name="polls_poll_translation_languages_known",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -202,6 +234,9 @@ class Option(models.Model):
     label = models.CharField(_("label"), max_length=200)
     position = models.PositiveSmallIntegerField(default=0)
     description = models.TextField(blank=True)
+    # {"ko": {"label": ..., "description": ...}}; the label above, in the poll's language,
+    # is what ballots, the board and recounts name (by id).
+    translations = models.JSONField(_("translations"), default=dict, blank=True)
     # city
     country = CountryField(blank=True)
     latitude = models.DecimalField(max_digits=8, decimal_places=5, null=True, blank=True)
@@ -229,6 +264,10 @@ class Option(models.Model):
             models.CheckConstraint(
                 condition=Q(longitude__isnull=True) | Q(longitude__gte=-180, longitude__lte=180),
                 name="polls_option_longitude_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(translations__keys_within=CONTENT_LANGUAGES),
+                name="polls_option_translation_languages_known",
             ),
         ]
 

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.fingerprint import client_fingerprint
 from polls import selectors
+from polls.content_languages import localized
 from polls.errors import PollRuleError, VoteRefused
 from polls.forms import BallotForm
 from polls.results_display import city_map_for, results_rounds, results_rows
@@ -103,7 +104,9 @@ def poll_voted(request, slug: str):
     if not answer or answer.get("poll") != poll.slug:
         messages.info(request, _("A receipt is shown only once, right after voting."))
         return redirect(poll_url(poll))
-    labels = dict(poll.options.values_list("pk", "label"))
+    labels = {
+        option.pk: localized(option, "label", own_language=poll.language) for option in poll.options.all()
+    }
     chosen = [labels.get(option_id, "?") for option_id in answer["choices"]]
     return render(request, "polls/voted.html", {"poll": poll, "answer": answer, "chosen": chosen})
 

@@ -466,6 +466,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 TIME_ZONE = "UTC"
 USE_TZ = True
+# A few locales' number formats corrected to CLDR (voting/formats/*/formats.py).
+FORMAT_MODULE_PATH = ["voting.formats"]
 
 # ---------------------------------------------------------------- static and media
 STATIC_URL = "/static/"

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from accounts.selectors import audit_entries_shown
 from polls.agency import fraud_signals, lifecycle, options, publishing, review, rules
 from polls.agency import selectors as agency_selectors
+from polls.content_languages import CONTENT_LANGUAGES
 from polls.errors import PollChangeRefused
 from polls.models import (
     MAX_OPTIONS,
@@ -47,6 +48,34 @@ stats_limited = rate_limited("agency_read", methods=("GET",))
 
 # ------------------------------------------------------------------ serializers
 
+LANGUAGE_HELP = (
+    "A language code of the interface: "
+    + ", ".join(CONTENT_LANGUAGES)
+    + ". Anything else is refused with `unknown_language`."
+)
+
+
+class PollTextsSerializer(serializers.Serializer):
+    """A poll's text in one language other than its own."""
+
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    description = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+
+
+class OptionTextsSerializer(serializers.Serializer):
+    """An option's text in one language other than its poll's."""
+
+    label = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    description = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+
+
+def translations_field(texts: type[serializers.Serializer], **kwargs) -> serializers.DictField:
+    return serializers.DictField(
+        child=texts(),
+        help_text='By language code, e.g. {"ko": {...}}. ' + LANGUAGE_HELP,
+        **kwargs,
+    )
+
 
 @extend_schema_field(OpenApiTypes.URI)
 class OptionImageField(serializers.Field):
@@ -67,6 +96,7 @@ class AgencyOptionOutputSerializer(serializers.ModelSerializer):
     latitude = serializers.FloatField(allow_null=True, required=False)
     longitude = serializers.FloatField(allow_null=True, required=False)
     image = OptionImageField(required=False, allow_null=True)
+    translations = translations_field(OptionTextsSerializer)
 
     class Meta:
         model = Option
@@ -74,6 +104,7 @@ class AgencyOptionOutputSerializer(serializers.ModelSerializer):
             "id",
             "label",
             "description",
+            "translations",
             "position",
             "country",
             "latitude",
@@ -88,7 +119,14 @@ class AgencyOptionOutputSerializer(serializers.ModelSerializer):
     def to_representation(self, option: Option) -> dict:
         data = super().to_representation(option)
         kind = option.poll.kind
-        keep = {"id", "label", "description", "position", *rules.OPTION_METADATA_FIELDS.get(kind, ())}
+        keep = {
+            "id",
+            "label",
+            "description",
+            "translations",
+            "position",
+            *rules.OPTION_METADATA_FIELDS.get(kind, ()),
+        }
         if kind == PollKind.DESIGN:
             keep.add("image")
         return {name: value for name, value in data.items() if name in keep}
@@ -102,6 +140,8 @@ class AgencyPollOutputSerializer(serializers.ModelSerializer):
     allowed_countries = serializers.SerializerMethodField()
     blocked_countries = serializers.SerializerMethodField()
     options = AgencyOptionOutputSerializer(many=True)
+    language = serializers.CharField(help_text="The language of title, description and labels.")
+    translations = translations_field(PollTextsSerializer)
 
     class Meta:
         model = Poll
@@ -112,6 +152,8 @@ class AgencyPollOutputSerializer(serializers.ModelSerializer):
             "method",
             "title",
             "description",
+            "language",
+            "translations",
             "state",
             "status",
             "opens_at",
@@ -149,6 +191,12 @@ class AgencyPollInputSerializer(serializers.Serializer):
     slug = serializers.SlugField(max_length=80, required=False)
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True)
+    language = serializers.CharField(
+        max_length=10,
+        required=False,
+        help_text="The language of title, description and labels. " + LANGUAGE_HELP,
+    )
+    translations = translations_field(PollTextsSerializer, required=False)
     kind = serializers.ChoiceField(choices=PollKind.choices)
     method = serializers.ChoiceField(choices=VotingMethod.choices, required=False)
     min_choices = serializers.IntegerField(min_value=1, max_value=MAX_OPTIONS, required=False)
@@ -188,6 +236,7 @@ class AgencyOptionInputSerializer(serializers.Serializer):
 
     label = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True)
+    translations = translations_field(OptionTextsSerializer, required=False)
     position = serializers.IntegerField(min_value=0, max_value=32767, required=False)
     country = serializers.CharField(max_length=2, required=False, allow_blank=True)
     latitude = serializers.FloatField(min_value=-90, max_value=90, required=False, allow_null=True)

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
@@ -53,9 +54,64 @@ class WallClockDateTimeField(forms.DateTimeField):
         return forms.fields.BaseTemporalField.to_python(self, value)
 
 
-class PollForm(forms.Form):
+class TranslationFieldsMixin:
+    """One fieldset per offered language (other than the text's own) for the translated
+    fields; blank fields mean "not translated". Field names are ``tr_<code>_<field>``."""
+
+    translated: tuple[str, ...] = ()
+
+    def _translated_field(self, name: str, code: str) -> forms.Field:
+        raise NotImplementedError
+
+    def add_translation_fields(self, *, own_language: str | None = None) -> None:
+        for code, _name in settings.LANGUAGES:
+            if code == own_language:
+                continue  # the text's own language is in the untranslated fields
+            for name in self.translated:
+                self.fields[f"tr_{code}_{name}"] = self._translated_field(name, code)
+
+    def translation_fieldsets(self) -> list[dict]:
+        return [
+            {
+                "code": code,
+                "name": name,
+                "fields": [
+                    self[f"tr_{code}_{field}"]
+                    for field in self.translated
+                    if f"tr_{code}_{field}" in self.fields
+                ],
+            }
+            for code, name in settings.LANGUAGES
+            if f"tr_{code}_{self.translated[0]}" in self.fields
+        ]
+
+    def untranslated_fields(self) -> list:
+        return [self[name] for name in self.fields if not name.startswith("tr_")]
+
+    def translations_data(self) -> dict:
+        data: dict[str, dict[str, str]] = {}
+        for code, _name in settings.LANGUAGES:
+            for name in self.translated:
+                text = (self.cleaned_data.get(f"tr_{code}_{name}") or "").strip()
+                if text:
+                    data.setdefault(code, {})[name] = text
+        return data
+
+    @classmethod
+    def translations_initial(cls, translations: dict) -> dict:
+        return {
+            f"tr_{code}_{name}": text
+            for code, texts in (translations or {}).items()
+            for name, text in texts.items()
+            if name in cls.translated
+        }
+
+
+class PollForm(TranslationFieldsMixin, forms.Form):
     """A poll's text and rules. Times are read as wall-clock times in the poll's own
     time zone, the way an agency announces them ("opens 20:00 in Seoul")."""
+
+    translated = ("title", "description")
 
     title = forms.CharField(label=_("Title"), max_length=200)
     slug = forms.SlugField(
@@ -69,6 +125,13 @@ class PollForm(forms.Form):
     )
     description = forms.CharField(
         label=_("Description"), widget=forms.Textarea(attrs={"rows": 4}), required=False
+    )
+    language = forms.ChoiceField(
+        label=_("Language of the title, description and options"),
+        choices=lambda: settings.LANGUAGES,
+        initial="en",
+        required=False,
+        help_text=_("Fans reading another language see your translations below, or this text."),
     )
     kind = forms.ChoiceField(label=_("Kind"), choices=PollKind.choices)
     method = forms.ChoiceField(
@@ -123,14 +186,30 @@ class PollForm(forms.Form):
             for name in list(self.fields):
                 if name not in POLL_TEXT_FIELDS:
                     del self.fields[name]
+        self.add_translation_fields()
+
+    def _translated_field(self, name: str, code: str) -> forms.Field:
+        attrs = {"lang": code}
+        if name == "title":
+            return forms.CharField(
+                label=_("Title"), max_length=200, required=False, widget=forms.TextInput(attrs)
+            )
+        return forms.CharField(
+            label=_("Description"),
+            max_length=5000,
+            required=False,
+            widget=forms.Textarea({"rows": 3, **attrs}),
+        )
 
     @classmethod
     def initial_of(cls, poll: Poll) -> dict:
         zone = ZoneInfo(poll.timezone)
         return {
+            **cls.translations_initial(poll.translations),
             "title": poll.title,
             "slug": poll.slug,
             "description": poll.description,
+            "language": poll.language,
             "kind": poll.kind,
             "method": poll.method,
             "min_choices": poll.min_choices,
@@ -157,9 +236,11 @@ class PollForm(forms.Form):
         return cleaned
 
     def lifecycle_data(self) -> dict:
-        data = {}
+        data = {"translations": self.translations_data()}
         for name, value in self.cleaned_data.items():
-            if name == "slug" and not value:
+            if name.startswith("tr_"):
+                continue
+            if name in ("slug", "language") and not value:
                 continue  # keep the current address, or make one from the title
             if name == "least_account_age_days":
                 data["least_account_age"] = timedelta(days=value)
@@ -168,8 +249,10 @@ class PollForm(forms.Form):
         return data
 
 
-class OptionForm(forms.Form):
-    """An option, with the fields of the poll's kind only."""
+class OptionForm(TranslationFieldsMixin, forms.Form):
+    """An option, with the fields of the poll's kind only, and its translations."""
+
+    translated = ("label", "description")
 
     label = forms.CharField(label=_("Label"), max_length=200)
     description = forms.CharField(
@@ -197,7 +280,7 @@ class OptionForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
     )
 
-    def __init__(self, *args, kind: str, **kwargs):
+    def __init__(self, *args, kind: str, own_language: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         keep = {"label", "description", *OPTION_METADATA_FIELDS.get(kind, ())}
         if kind == PollKind.DESIGN:
@@ -205,11 +288,38 @@ class OptionForm(forms.Form):
         for name in list(self.fields):
             if name not in keep:
                 del self.fields[name]
+        self.add_translation_fields(own_language=own_language)
+
+    def _translated_field(self, name: str, code: str) -> forms.Field:
+        attrs = {"lang": code}
+        if name == "label":
+            return forms.CharField(
+                label=_("Label"), max_length=200, required=False, widget=forms.TextInput(attrs)
+            )
+        return forms.CharField(
+            label=_("Description"),
+            max_length=5000,
+            required=False,
+            widget=forms.Textarea({"rows": 2, **attrs}),
+        )
 
     def lifecycle_data(self) -> tuple[dict, object | None]:
-        data = dict(self.cleaned_data)
+        data = {name: value for name, value in self.cleaned_data.items() if not name.startswith("tr_")}
         image = data.pop("image", None)
-        return {name: value for name, value in data.items() if value is not None}, image
+        data = {name: value for name, value in data.items() if value is not None}
+        data["translations"] = self.translations_data()
+        return data, image
+
+
+class OptionTranslationsForm(TranslationFieldsMixin, forms.Form):
+    """An option's translations alone, to add or correct them on an existing option."""
+
+    translated = OptionForm.translated
+    _translated_field = OptionForm._translated_field
+
+    def __init__(self, *args, own_language: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_translation_fields(own_language=own_language)
 
 
 class InvalidationForm(forms.Form):

@@ -39,6 +39,12 @@ from polls.agency.rules import (
     VOTER_LEVELS,
     poll_locked,
 )
+from polls.content_languages import (
+    POLL_TRANSLATED_FIELDS,
+    check_language,
+    language_name,
+    translations_cleaned,
+)
 from polls.errors import PollChangeRefused, PollDataInvalid
 from polls.models import MAX_OPTIONS, MAX_VOTES_PER_PERIOD, Poll, PollState, PollStatus, VotingMethod
 from voting.errors import Code
@@ -49,6 +55,11 @@ def _normalized_poll_value(name: str, value: Any) -> Any:
         return sorted({str(code).upper() for code in (value or [])})
     if name in ("title", "description", "slug") and isinstance(value, str):
         return value.strip()
+    if name == "translations":
+        cleaned, problems = translations_cleaned(value, fields=POLL_TRANSLATED_FIELDS)
+        if problems:
+            raise PollDataInvalid(problems)
+        return cleaned
     return value
 
 
@@ -94,6 +105,12 @@ def _poll_problems(poll: Poll) -> dict[str, list[str]]:
             add("max_choices", _("A pick-one poll takes exactly one choice."))
     if "votes_per_period" not in problems and not 1 <= poll.votes_per_period <= MAX_VOTES_PER_PERIOD:
         add("votes_per_period", _("Between 1 and %(n)s.") % {"n": MAX_VOTES_PER_PERIOD})
+    if poll.language in (poll.translations or {}):
+        add(
+            "translations",
+            _("%(language)s is the poll's own language: its text goes in the title and description.")
+            % {"language": language_name(poll.language)},
+        )
     return problems
 
 
@@ -143,6 +160,8 @@ def _apply_poll_data(poll: Poll, data: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise PollDataInvalid(dict.fromkeys(unknown, _("Unknown field.")))
     changed = {}
+    if "language" in data:
+        check_language(data["language"])
     for name, raw in data.items():
         value = _normalized_poll_value(name, raw)
         if _normalized_poll_value(name, field_value(poll, name)) != value:

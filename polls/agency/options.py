@@ -27,6 +27,7 @@ from polls.agency.rules import (
     OPTION_METADATA_FIELDS,
     poll_locked,
 )
+from polls.content_languages import OPTION_TRANSLATED_FIELDS, language_name, translations_cleaned
 from polls.errors import PollChangeRefused, PollDataInvalid
 from polls.models import MAX_OPTIONS, Option, Poll, PollKind
 from voting.errors import Code
@@ -82,7 +83,19 @@ def _coordinate(value: Any) -> Decimal | None:
         raise ValueError from error
 
 
-def _apply_option_data(option: Option, kind: str, data: Mapping[str, Any]) -> None:
+def _option_translations(value: Any, *, language: str) -> dict:
+    cleaned, problems = translations_cleaned(value, fields=OPTION_TRANSLATED_FIELDS)
+    if language in cleaned:
+        problems.setdefault("translations", []).append(
+            _("%(language)s is the poll's own language: its text goes in the label and description.")
+            % {"language": language_name(language)}
+        )
+    if problems:
+        raise PollDataInvalid(problems)
+    return cleaned
+
+
+def _apply_option_data(option: Option, kind: str, data: Mapping[str, Any], *, language: str) -> None:
     unknown = sorted(set(data) - set(OPTION_FIELDS))
     if unknown:
         raise PollDataInvalid(dict.fromkeys(unknown, _("Unknown field.")))
@@ -97,6 +110,8 @@ def _apply_option_data(option: Option, kind: str, data: Mapping[str, Any]) -> No
                 raise PollDataInvalid({name: _("Give a number.")}) from None
         elif name == "country":
             value = str(value or "").upper()
+        elif name == "translations":
+            value = _option_translations(value, language=language)
         elif isinstance(value, str):
             value = value.strip()
         elif value is None and name in ("description", "artist", "track", "preview_url"):
@@ -167,7 +182,7 @@ def option_add(
         if poll.options.count() >= MAX_OPTIONS:
             raise PollDataInvalid({"label": _("A poll has at most %(n)s options.") % {"n": MAX_OPTIONS}})
         option = Option(poll=poll)
-        _apply_option_data(option, poll.kind, data)
+        _apply_option_data(option, poll.kind, data, language=poll.language)
         if data.get("position") in (None, ""):
             last = poll.options.aggregate(last=Max("position"))["last"]
             option.position = 0 if last is None else last + 1
@@ -212,7 +227,7 @@ def option_update(
         option = Option.objects.get(pk=option.pk)
         before = option_snapshot(option)
         old_image = option.image.name if option.image else ""
-        _apply_option_data(option, poll.kind, data)
+        _apply_option_data(option, poll.kind, data, language=poll.language)
         if image is not None:
             _attach_image(option, image, extension)
         problems = option_problems(poll.kind, option)

@@ -14,6 +14,11 @@ urlpatterns = [
     path("<slug:poll_slug>/edit/", agency_views.poll_edit, name="edit"),
     path("<slug:poll_slug>/options/", agency_views.option_add, name="option_add"),
     path(
+        "<slug:poll_slug>/options/<int:option_id>/translations/",
+        agency_views.option_translations,
+        name="option_translations",
+    ),
+    path(
         "<slug:poll_slug>/options/<int:option_id>/remove/",
         agency_views.option_remove,
         name="option_remove",

@@ -12,8 +12,9 @@ from decimal import Decimal
 from accounts.verification import VerificationLevel
 from polls.models import Poll, PollKind
 
-# Text that says what a poll is about; it may be corrected until the poll is published.
-POLL_TEXT_FIELDS = ("title", "description")
+# Text that says what a poll is about, its language and its translations; it may be
+# corrected until the poll is published.
+POLL_TEXT_FIELDS = ("title", "description", "language", "translations")
 # The rules voters rely on: they change only while the poll is a draft.
 POLL_RULE_FIELDS = (
     "slug",
@@ -34,7 +35,7 @@ POLL_RULE_FIELDS = (
 )
 POLL_FIELDS = POLL_TEXT_FIELDS + POLL_RULE_FIELDS
 
-OPTION_COMMON_FIELDS = ("label", "description", "position")
+OPTION_COMMON_FIELDS = ("label", "description", "position", "translations")
 OPTION_METADATA_FIELDS = {
     PollKind.CITY: ("country", "latitude", "longitude", "population"),
     PollKind.SINGLE: ("artist", "track", "preview_url"),

@@ -22,7 +22,13 @@ from accounts.models import Agency, Membership, Role
 from accounts.permissions import agency_of_member, check_agency_action, has_mfa, mfa_used, role_at_least
 from polls.agency import fraud_signals, lifecycle, options, publishing, review
 from polls.agency import selectors as agency_selectors
-from polls.agency.forms import FORM_FIELD_OF_LIFECYCLE_FIELD, InvalidationForm, OptionForm, PollForm
+from polls.agency.forms import (
+    FORM_FIELD_OF_LIFECYCLE_FIELD,
+    InvalidationForm,
+    OptionForm,
+    OptionTranslationsForm,
+    PollForm,
+)
 from polls.errors import PollDataInvalid
 from polls.models import InvalidationRequestState, Poll, PollState, PollStatus
 from voting.errors import Code, DomainError
@@ -119,13 +125,27 @@ def _render_detail(
     if editable and poll_form is None:
         poll_form = PollForm(initial=PollForm.initial_of(poll), text_only=poll.is_frozen)
     if can_write and not poll.is_frozen and option_form is None:
-        option_form = OptionForm(kind=poll.kind, auto_id="id_option_%s")
+        option_form = OptionForm(kind=poll.kind, own_language=poll.language, auto_id="id_option_%s")
     poll_status = poll.status
+    option_rows = [
+        {
+            "option": option,
+            "translations_form": OptionTranslationsForm(
+                initial=OptionTranslationsForm.translations_initial(option.translations),
+                own_language=poll.language,
+                auto_id=f"id_option{option.pk}_%s",
+            )
+            if can_write and not poll.is_frozen
+            else None,
+        }
+        for option in poll.options.all()
+    ]
     context = {
         "agency": agency,
         "poll": poll,
         "status": poll_status,
         "options": poll.options.all(),
+        "option_rows": option_rows,
         "can_write": can_write,
         "poll_form": poll_form if editable else None,
         "option_form": option_form if can_write and not poll.is_frozen else None,
@@ -184,7 +204,9 @@ def poll_edit(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpRes
 def option_add(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpResponse:
     agency, membership = _member_agency(request, agency_slug)
     poll = _agency_poll(agency, poll_slug)
-    form = OptionForm(request.POST, request.FILES, kind=poll.kind, auto_id="id_option_%s")
+    form = OptionForm(
+        request.POST, request.FILES, kind=poll.kind, own_language=poll.language, auto_id="id_option_%s"
+    )
     if form.is_valid():
         data, image = form.lifecycle_data()
         try:
@@ -197,6 +219,35 @@ def option_add(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpRe
             messages.success(request, _("Option added."))
             return redirect("agency:polls:detail", agency_slug=agency.slug, poll_slug=poll.slug)
     return _render_detail(request, agency, membership, poll, option_form=form, status=Code.INVALID.status)
+
+
+@login_required
+@rate_limited("agency_write")
+@require_POST
+def option_translations(
+    request: HttpRequest, agency_slug: str, poll_slug: str, option_id: int
+) -> HttpResponse:
+    """Add or correct an option's translations (a draft poll's, like every option change)."""
+    agency, _membership = _member_agency(request, agency_slug)
+    poll = _agency_poll(agency, poll_slug)
+    option = get_object_or_404(poll.options, pk=option_id)
+    option.poll = poll
+    form = OptionTranslationsForm(request.POST, own_language=poll.language)
+    if form.is_valid():
+        try:
+            options.option_update(
+                option=option,
+                actor=request.user,
+                data={"translations": form.translations_data()},
+                ip_address=request.client_ip,
+            )
+        except DomainError as refusal:
+            _show_refusal(request, refusal)
+        else:
+            messages.success(request, _("Translations saved."))
+    else:
+        messages.error(request, _("Each translated label has at most 200 characters."))
+    return redirect("agency:polls:detail", agency_slug=agency.slug, poll_slug=poll.slug)
 
 
 @login_required
