@@ -25,7 +25,7 @@ from voting.ratelimits import rate_limited
 write_limited = rate_limited("agency_write")
 read_limited = rate_limited("agency_read", methods=("GET",))
 
-REFUSALS = {code: ErrorSerializer for code in (400, 401, 403, 404, 409, 429)}
+REFUSALS = dict.fromkeys((400, 401, 403, 404, 409, 429), ErrorSerializer)
 
 
 def _agency(slug: str) -> Agency:

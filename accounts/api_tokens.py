@@ -23,7 +23,7 @@ from accounts.permissions import check_agency_action
 from accounts.services import audit_record
 from voting.errors import Code, DomainError
 
-TOKEN_PREFIX = "encore_"
+TOKEN_PREFIX = "encore_"  # noqa: S105 - the public start of every token, not a secret
 # last_used_at is written at most this often per token: a dashboard polling every few
 # seconds must not turn each read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -67,7 +67,9 @@ def api_token_create(
     check_token_management(actor=actor, agency=agency)
     name = (name or "").strip()
     if not name or len(name) > AgencyApiToken._meta.get_field("name").max_length:
-        raise AgencyActionRefused(Code.INVALID, _("Name the token (at most 80 characters)."), fields={"name": [_("Required.")]})
+        raise AgencyActionRefused(
+            Code.INVALID, _("Name the token (at most 80 characters)."), fields={"name": [_("Required.")]}
+        )
     if scope not in TokenScope.values:
         raise AgencyActionRefused(Code.INVALID, _("Unknown scope."), fields={"scope": [_("Unknown scope.")]})
     days = settings.AGENCY_TOKEN_DEFAULT_DAYS if lifetime_days is None else lifetime_days
@@ -137,7 +139,9 @@ def api_token_authenticate(*, token: str) -> AgencyApiToken:
     DomainError ``token_invalid`` (unknown), ``token_revoked``, ``token_expired``."""
     api_token = None
     if token.startswith(TOKEN_PREFIX) and len(token) <= 128:
-        api_token = AgencyApiToken.objects.select_related("agency").filter(secret_hash=secret_hash(token)).first()
+        api_token = (
+            AgencyApiToken.objects.select_related("agency").filter(secret_hash=secret_hash(token)).first()
+        )
     if api_token is None:
         raise DomainError(Code.TOKEN_INVALID, _("This API token is not valid."))
     if api_token.is_revoked:

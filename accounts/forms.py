@@ -29,7 +29,9 @@ class InvitationForm(forms.Form):
 
 
 class ApiTokenForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=80, help_text=_("What uses it, e.g. “data team dashboard”."))
+    name = forms.CharField(
+        label=_("Name"), max_length=80, help_text=_("What uses it, e.g. “data team dashboard”.")
+    )
     scope = forms.ChoiceField(label=_("Scope"), choices=TokenScope.choices, initial=TokenScope.READ)
     lifetime_days = forms.IntegerField(
         label=_("Expires after (days)"), min_value=1, max_value=3650, initial=90, required=False

@@ -45,9 +45,7 @@ def _lock_agency_and_recheck(*, actor: User, agency: Agency) -> None:
 
 
 def _member(*, agency: Agency, membership_id: int) -> Membership:
-    membership = (
-        Membership.objects.select_related("user").filter(agency=agency, pk=membership_id).first()
-    )
+    membership = Membership.objects.select_related("user").filter(agency=agency, pk=membership_id).first()
     if membership is None:
         raise AgencyActionRefused(Code.NOT_FOUND, _("Not found."))
     return membership
@@ -92,9 +90,7 @@ def member_role_change(
     return membership
 
 
-def member_remove(
-    *, agency: Agency, actor: User, membership_id: int, ip_address: str | None = None
-) -> None:
+def member_remove(*, agency: Agency, actor: User, membership_id: int, ip_address: str | None = None) -> None:
     """Take a member out of the agency (an owner may leave, unless the last one).
     Raises AgencyActionRefused: the refusals of ``check_member_management``,
     ``not_found``, ``last_owner``."""

@@ -18,13 +18,12 @@ passes a gate that needs a person (``mfa``, ``recent_authentication``, ``human``
 those refuse it with ``permission_denied`` and ``reason: token_not_allowed``.
 """
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.assurance import assurance_of, reauthentication_timeout
 from accounts.errors import AgencyActionRefused
-from django.db.models import QuerySet
-
 from accounts.models import Agency, Membership, Role, User
 from accounts.principals import is_token_principal
 from voting.errors import Code
@@ -150,9 +149,12 @@ def check_agency_staff(*, user: User, least: Role = Role.ANALYST) -> None:
     if is_token_principal(user):
         if role_at_least(Membership(role=user.role), least):
             return
-    elif user.is_authenticated and Membership.objects.filter(
-        user=user, role__in=[role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[least]]
-    ).exists():
+    elif (
+        user.is_authenticated
+        and Membership.objects.filter(
+            user=user, role__in=[role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[least]]
+        ).exists()
+    ):
         return
     detail = REFUSAL_BELOW_ROLE.get(least) if least != Role.ANALYST else None
     raise AgencyActionRefused(Code.PERMISSION_DENIED, str(detail or _("This is for agency staff.")))

@@ -253,7 +253,9 @@ def agency_token_revoke(request, slug: str, token_id: int):
     agency, _membership = _agency_for_member(request, slug)
     back = reverse("agency:tokens", kwargs={"slug": agency.slug})
     try:
-        api_tokens.api_token_revoke(agency=agency, actor=request.user, token_id=token_id, ip_address=request.client_ip)
+        api_tokens.api_token_revoke(
+            agency=agency, actor=request.user, token_id=token_id, ip_address=request.client_ip
+        )
     except DomainError as refusal:
         return _after_refusal(request, refusal, back)
     messages.success(request, _("The token was revoked."))

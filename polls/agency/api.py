@@ -225,7 +225,9 @@ class AgencyAuditEntryOutputSerializer(serializers.Serializer):
     before = serializers.JSONField(allow_null=True)
     after = serializers.JSONField(allow_null=True)
     ip_address = serializers.IPAddressField(allow_null=True)
-    api_token = serializers.SerializerMethodField(help_text="The API token that acted (its prefix), if one did.")
+    api_token = serializers.SerializerMethodField(
+        help_text="The API token that acted (its prefix), if one did."
+    )
 
     def get_api_token(self, entry) -> str | None:
         return entry.api_token.prefix if entry.api_token_id else None

@@ -31,7 +31,9 @@ urlpatterns = [
     ),
     path("agencies/<slug:slug>/audit/", agency_api.AuditLogView.as_view(), name="audit"),
     path("agencies/<slug:slug>/members/", staff_api.MemberListView.as_view(), name="members"),
-    path("agencies/<slug:slug>/members/<int:member_id>/", staff_api.MemberDetailView.as_view(), name="member"),
+    path(
+        "agencies/<slug:slug>/members/<int:member_id>/", staff_api.MemberDetailView.as_view(), name="member"
+    ),
     path("agencies/<slug:slug>/invitations/", staff_api.InvitationListView.as_view(), name="invitations"),
     path(
         "agencies/<slug:slug>/invitations/<int:invitation_id>/",
