@@ -147,16 +147,14 @@ def check_agency_staff(*, user: User, least: Role = Role.ANALYST) -> None:
     agency: asked by agency endpoints that name their agency in the body or the query,
     before reading it."""
     if is_token_principal(user):
-        if role_at_least(Membership(role=user.role), least):
-            return
-    elif (
-        user.is_authenticated
-        and Membership.objects.filter(
-            user=user, role__in=[role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[least]]
-        ).exists()
-    ):
+        roles = [user.role]
+    elif user.is_authenticated:
+        roles = list(Membership.objects.filter(user=user).values_list("role", flat=True).distinct())
+    else:
+        roles = []
+    if any(ROLE_RANK[Role(role)] >= ROLE_RANK[least] for role in roles):
         return
-    detail = REFUSAL_BELOW_ROLE.get(least) if least != Role.ANALYST else None
+    detail = REFUSAL_BELOW_ROLE.get(least) if roles else None
     raise AgencyActionRefused(Code.PERMISSION_DENIED, str(detail or _("This is for agency staff.")))
 
 

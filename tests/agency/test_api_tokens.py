@@ -18,12 +18,22 @@ from accounts.models import AgencyApiToken, AuditLogEntry, Membership
 from polls.models import Ballot, Poll
 from tests.factories import AgencyFactory, DraftPollFactory, MembershipFactory, PollFactory, mfa_enable
 from tests.helpers import AGENCY_API as API
-from tests.helpers import login_just_now, login_with_mfa, option_ids, patch_json, post_json, session_user
+from tests.helpers import (
+    agency_token,
+    login_just_now,
+    login_with_mfa,
+    option_ids,
+    patch_json,
+    post_json,
+    session_user,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_in_tmp")]
 
 
 def make_token(agency, owner, scope="read", **kwargs) -> str:
+    if not kwargs:
+        return agency_token(agency, scope=scope, owner=owner)
     _api_token, token = api_tokens.api_token_create(
         agency=agency, actor=session_user(owner, mfa=True), name=f"{scope} dashboard", scope=scope, **kwargs
     )
