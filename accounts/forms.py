@@ -2,7 +2,7 @@ from allauth.account.forms import SignupForm
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Role, User
+from accounts.models import Role, TokenScope, User
 from accounts.timezones import time_zone_choices
 from voting.bot_friction import FormStampField, form_stamp, stamp_problem
 
@@ -26,6 +26,16 @@ class AccountDeleteForm(forms.Form):
 class InvitationForm(forms.Form):
     email = forms.EmailField(label=_("Email address"))
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.ANALYST)
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        label=_("Name"), max_length=80, help_text=_("What uses it, e.g. “data team dashboard”.")
+    )
+    scope = forms.ChoiceField(label=_("Scope"), choices=TokenScope.choices, initial=TokenScope.READ)
+    lifetime_days = forms.IntegerField(
+        label=_("Expires after (days)"), min_value=1, max_value=3650, initial=90, required=False
+    )
 
 
 class EncoreSignupForm(SignupForm):

@@ -241,6 +241,10 @@ class AuditLogEntry(models.Model):
     after = models.JSONField(null=True, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The agency API token that acted, when no person did (its ``actor`` is then null).
+    api_token = models.ForeignKey(
+        "accounts.AgencyApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -277,3 +281,63 @@ class CountryChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.from_country or '-'} → {self.to_country or '-'}"
+
+
+class TokenScope(models.TextChoices):
+    """What an agency API token may do (docs/decisions/agency-api-tokens.md)."""
+
+    READ = "read", _("Read polls, turnout and insight")
+    WRITE = "write", _("Read, and write draft polls and their options")
+
+
+class AgencyApiToken(models.Model):
+    """A bearer token for an agency's own systems (its data team's dashboards).
+
+    Only the SHA-256 of the token is stored: the token is shown once, at creation. Its
+    ``prefix`` (the token's first characters, not secret) names it in lists and logs.
+    """
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=80)
+    scope = models.CharField(_("scope"), max_length=8, choices=TokenScope.choices)
+    prefix = models.CharField(max_length=24, editable=False)
+    secret_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(scope__in=TokenScope.values), name="accounts_api_token_scope_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("created_at")),
+                name="accounts_api_token_expires_after_creation",
+            ),
+        ]
+        verbose_name = _("agency API token")
+        verbose_name_plural = _("agency API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.agency}, {self.scope})"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @property
+    def is_active(self) -> bool:
+        return not self.is_revoked and not self.is_expired

@@ -11,14 +11,21 @@ nobody learns which agencies exist. Members below the role get ``permission_deni
 members without MFA ``mfa_required``, members whose session did not pass MFA
 ``mfa_not_used``, and members who have not proved their password (or second factor)
 lately ``reauthentication_required``.
+
+Agency API tokens ask the same functions (accounts/principals.py): a token is a member
+of its own agency with its scope's role and an outsider everywhere else, and it never
+passes a gate that needs a person (``mfa``, ``recent_authentication``, ``human``):
+those refuse it with ``permission_denied`` and ``reason: token_not_allowed``.
 """
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.assurance import assurance_of, reauthentication_timeout
 from accounts.errors import AgencyActionRefused
 from accounts.models import Agency, Membership, Role, User
+from accounts.principals import is_token_principal
 from voting.errors import Code
 
 # What each role may do; roles further up include those below.
@@ -33,7 +40,24 @@ REFUSAL_BELOW_ROLE = {
 def membership_of(*, user: User, agency: Agency) -> Membership | None:
     if not user.is_authenticated:
         return None
+    if is_token_principal(user):
+        return user.membership_in(agency)
     return Membership.objects.filter(user=user, agency=agency).first()
+
+
+def agencies_of(*, user: User) -> QuerySet[Agency]:
+    """The agencies the user (or token) acts on: its memberships' (a token's own)."""
+    if not user.is_authenticated:
+        return Agency.objects.none()
+    if is_token_principal(user):
+        return Agency.objects.filter(pk=user.token.agency_id)
+    return Agency.objects.filter(memberships__user=user)
+
+
+def acting_user(user: User) -> User | None:
+    """The person behind an action, for a "created by" column: None for a token
+    (the audit log names the token)."""
+    return None if is_token_principal(user) or not user.is_authenticated else user
 
 
 def role_at_least(membership: Membership | None, least: Role) -> bool:
@@ -51,6 +75,8 @@ def has_mfa(user: User) -> bool:
     from allauth.mfa.models import Authenticator
     from allauth.mfa.utils import is_mfa_enabled
 
+    if is_token_principal(user):
+        return False
     return user.is_authenticated and is_mfa_enabled(
         user, types=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
     )
@@ -58,12 +84,14 @@ def has_mfa(user: User) -> bool:
 
 def mfa_used(user: User) -> bool:
     """The user's session passed a second factor, and MFA is still on the account."""
-    return assurance_of(user).mfa_used and has_mfa(user)
+    return not is_token_principal(user) and assurance_of(user).mfa_used and has_mfa(user)
 
 
 def recently_authenticated(user: User) -> bool:
     """The user's session proved a credential (signed in or reauthenticated) within
     allauth's reauthentication timeout."""
+    if is_token_principal(user):
+        return False
     return assurance_of(user).authenticated_within(reauthentication_timeout())
 
 
@@ -74,19 +102,29 @@ def check_agency_action(
     least: Role,
     mfa: bool = False,
     recent_authentication: bool = False,
+    human: bool = False,
     denied_detail: str = "",
 ) -> Membership:
     """The user's membership when they may act on the agency with role ``least`` (with
     a session that used MFA when ``mfa``, and that proved a credential lately when
-    ``recent_authentication``). Raises AgencyActionRefused: ``not_found``,
-    ``permission_denied`` (with ``denied_detail`` when given), ``mfa_required``,
-    ``mfa_not_used``, ``reauthentication_required``."""
+    ``recent_authentication``; a person, not an API token, when ``human``). Raises
+    AgencyActionRefused: ``not_found``, ``permission_denied`` (with ``denied_detail``
+    when given; ``reason: token_not_allowed`` for a token at a person's gate),
+    ``mfa_required``, ``mfa_not_used``, ``reauthentication_required``.
+
+    A token's membership is unsaved (``pk`` None): it only carries the scope's role."""
     membership = membership_of(user=user, agency=agency)
     if membership is None:
         raise AgencyActionRefused(Code.NOT_FOUND, _("Not found."))
     if not role_at_least(membership, least):
         detail = denied_detail or REFUSAL_BELOW_ROLE.get(least) or _("Your role does not allow this.")
         raise AgencyActionRefused(Code.PERMISSION_DENIED, str(detail))
+    if (mfa or recent_authentication or human) and is_token_principal(user):
+        raise AgencyActionRefused(
+            Code.PERMISSION_DENIED,
+            _("An API token cannot do this: a member must, signed in."),
+            reason="token_not_allowed",
+        )
     if mfa and not has_mfa(user):
         raise AgencyActionRefused(
             Code.MFA_REQUIRED,
@@ -102,6 +140,22 @@ def check_agency_action(
             Code.REAUTHENTICATION_REQUIRED, _("Confirm it is you with your password first.")
         )
     return membership
+
+
+def check_agency_staff(*, user: User, least: Role = Role.ANALYST) -> None:
+    """Refuse (``permission_denied``) anyone with no role of at least ``least`` in any
+    agency: asked by agency endpoints that name their agency in the body or the query,
+    before reading it."""
+    if is_token_principal(user):
+        roles = [user.role]
+    elif user.is_authenticated:
+        roles = list(Membership.objects.filter(user=user).values_list("role", flat=True).distinct())
+    else:
+        roles = []
+    if any(ROLE_RANK[Role(role)] >= ROLE_RANK[least] for role in roles):
+        return
+    detail = REFUSAL_BELOW_ROLE.get(least) if roles else None
+    raise AgencyActionRefused(Code.PERMISSION_DENIED, str(detail or _("This is for agency staff.")))
 
 
 def check_reviewer(*, user: User, agency: Agency) -> Membership:

@@ -26,7 +26,7 @@ def open_invitations_of(*, agency: Agency) -> QuerySet[Invitation]:
 
 
 def audit_log_of(*, agency: Agency) -> QuerySet[AuditLogEntry]:
-    return agency.audit_log.select_related("actor")
+    return agency.audit_log.select_related("actor", "api_token")
 
 
 # Keys of an audit entry's before/after that name a fraud-signal cluster, whose key is

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from accounts.errors import AgencyActionRefused, ProfileChangeRefused
 from accounts.models import Agency, AuditLogEntry, CountryChange, Invitation, Membership, Role, User
 from accounts.permissions import check_agency_action
+from accounts.principals import is_token_principal
 from voting.errors import Code
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -36,16 +37,33 @@ def audit_record(
     after: dict | None = None,
     ip_address: str | None = None,
 ) -> AuditLogEntry:
-    """Append one entry to the agency's audit log (inside the caller's transaction)."""
+    """Append one entry to the agency's audit log (inside the caller's transaction).
+    An agency API token as ``actor`` is recorded as the token, with no person."""
+    api_token = None
+    if is_token_principal(actor):
+        api_token, actor = actor.token, None
     return AuditLogEntry.objects.create(
         agency=agency,
         actor=actor,
+        api_token=api_token,
         action=action,
         target_type=target._meta.label_lower if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
         before=before,
         after=after,
         ip_address=ip_address,
+    )
+
+
+def check_invitation_create(*, inviter: User, agency: Agency) -> None:
+    """Only owners invite, from a session that proved a credential lately. Raises
+    AgencyActionRefused."""
+    check_agency_action(
+        user=inviter,
+        agency=agency,
+        least=Role.OWNER,
+        recent_authentication=True,
+        denied_detail=_("Only an owner can invite members."),
     )
 
 
@@ -59,13 +77,7 @@ def invitation_create(
     replaces its open invitation. The mail goes out after commit. Raises
     AgencyActionRefused (``reauthentication_required`` among others).
     """
-    check_agency_action(
-        user=inviter,
-        agency=agency,
-        least=Role.OWNER,
-        recent_authentication=True,
-        denied_detail=_("Only an owner can invite members."),
-    )
+    check_invitation_create(inviter=inviter, agency=agency)
     if role not in Role.values:
         raise AgencyActionRefused(Code.INVALID_ROLE, _("Unknown role."))
     email = email.strip().lower()

@@ -14,12 +14,12 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import data_rights, selectors, services
-from accounts.forms import AccountDeleteForm, InvitationForm, ProfileForm
+from accounts import api_tokens, data_rights, members, selectors, services
+from accounts.forms import AccountDeleteForm, ApiTokenForm, InvitationForm, ProfileForm
 from accounts.models import Agency, Membership, Role
-from accounts.permissions import agency_of_member
+from accounts.permissions import agency_of_member, check_agency_action, has_mfa, mfa_used
 from voting.errors import Code, DomainError
 from voting.ratelimits import rate_limited
 
@@ -132,8 +132,134 @@ def agency_members(request, slug: str):
         "members": selectors.members_of(agency=agency),
         "invitations": selectors.open_invitations_of(agency=agency),
         "form": form,
+        "role_choices": Role.choices,
+        "has_mfa": has_mfa(request.user),
+        "mfa_used": mfa_used(request.user),
     }
     return render(request, "agency/members.html", context)
+
+
+def _after_refusal(request, refusal: DomainError, back: str):
+    """Send the owner to prove it is them when that is what was missing (MFA first
+    when they have it: allauth's MFA reauthentication also counts as a recent sign-in),
+    else back with the reason as a message. Not a member, not an owner, no MFA at all:
+    the refusal's own page (404, 403)."""
+    if refusal.code in (Code.NOT_FOUND, Code.PERMISSION_DENIED, Code.MFA_REQUIRED):
+        raise refusal
+    messages.error(request, refusal.detail)
+    if refusal.code in (Code.REAUTHENTICATION_REQUIRED, Code.MFA_NOT_USED):
+        where = "mfa_reauthenticate" if has_mfa(request.user) else "account_reauthenticate"
+        return redirect(f"{reverse(where)}?{urlencode({'next': back})}")
+    return redirect(back)
+
+
+def _member_change(request, slug: str, change, done: str):
+    agency, _membership = _agency_for_member(request, slug)
+    back = reverse("agency:members", kwargs={"slug": agency.slug})
+    try:
+        change(agency)
+    except DomainError as refusal:
+        return _after_refusal(request, refusal, back)
+    messages.success(request, done)
+    return redirect(back)
+
+
+@login_required
+@rate_limited("agency_write")
+@require_POST
+def agency_member_role(request, slug: str, member_id: int):
+    """Change a member's role. The service asks who may act before the role is read."""
+
+    def change(agency):
+        members.member_role_change(
+            agency=agency,
+            actor=request.user,
+            membership_id=member_id,
+            role=request.POST.get("role", ""),
+            ip_address=request.client_ip,
+        )
+
+    return _member_change(request, slug, change, _("The role was changed."))
+
+
+@login_required
+@rate_limited("agency_write")
+@require_POST
+def agency_member_remove(request, slug: str, member_id: int):
+    def change(agency):
+        members.member_remove(
+            agency=agency, actor=request.user, membership_id=member_id, ip_address=request.client_ip
+        )
+
+    return _member_change(request, slug, change, _("The member was removed."))
+
+
+@login_required
+@rate_limited("agency_write")
+@require_POST
+def agency_invitation_revoke(request, slug: str, invitation_id: int):
+    def change(agency):
+        members.invitation_revoke(
+            agency=agency, actor=request.user, invitation_id=invitation_id, ip_address=request.client_ip
+        )
+
+    return _member_change(request, slug, change, _("The invitation was revoked."))
+
+
+@never_cache
+@login_required
+@rate_limited("agency_write")
+@require_http_methods(["GET", "POST"])
+def agency_tokens(request, slug: str):
+    """The agency's API tokens (owners). A new token is shown on the answer to the
+    form that made it, once: only its hash is kept."""
+    agency, _membership = _agency_for_member(request, slug)
+    check_agency_action(user=request.user, agency=agency, least=Role.OWNER, human=True)
+    back = reverse("agency:tokens", kwargs={"slug": agency.slug})
+    form = None
+    created = None
+    if request.method == "POST":
+        try:
+            api_tokens.check_token_management(actor=request.user, agency=agency)
+        except DomainError as refusal:
+            return _after_refusal(request, refusal, back)
+        form = ApiTokenForm(request.POST)
+        if form.is_valid():
+            try:
+                api_token, token = api_tokens.api_token_create(
+                    agency=agency, actor=request.user, ip_address=request.client_ip, **form.cleaned_data
+                )
+            except DomainError as refusal:
+                form.add_error(None, refusal.detail)
+            else:
+                created = {"api_token": api_token, "token": token}
+                form = None
+    context = {
+        "agency": agency,
+        "form": form or ApiTokenForm(),
+        "created": created,
+        "tokens": api_tokens.tokens_of(agency=agency),
+        "has_mfa": has_mfa(request.user),
+        "mfa_used": mfa_used(request.user),
+    }
+    status = Code.INVALID.status if form is not None and form.errors else HTTPStatus.OK
+    return render(request, "agency/tokens.html", context, status=status)
+
+
+@login_required
+@rate_limited("agency_write")
+@require_POST
+def agency_token_revoke(request, slug: str, token_id: int):
+    agency, _membership = _agency_for_member(request, slug)
+    back = reverse("agency:tokens", kwargs={"slug": agency.slug})
+    try:
+        api_tokens.api_token_revoke(
+            agency=agency, actor=request.user, token_id=token_id, ip_address=request.client_ip
+        )
+    except DomainError as refusal:
+        return _after_refusal(request, refusal, back)
+    messages.success(request, _("The token was revoked."))
+    return redirect(back)
 
 
 @login_required

@@ -212,3 +212,20 @@ def session_user(user, *, mfa: bool = False):
     session = SessionBase()
     record_sign_in(session, user, mfa=mfa)
     return assurance_attach(user, session)
+
+
+# ------------------------------------------------------------------ agency API tokens
+
+
+def agency_token(agency, *, scope: str = "read", owner=None) -> str:
+    """The text of a new agency API token (send it as ``Authorization: Bearer``), made
+    by ``owner`` or by a new owner of the agency."""
+    from accounts.api_tokens import api_token_create
+    from tests.factories import MembershipFactory
+
+    if owner is None:
+        owner = MembershipFactory(agency=agency, role="owner").user
+    _api_token, token = api_token_create(
+        agency=agency, actor=session_user(owner, mfa=True), name=f"{scope} token", scope=scope
+    )
+    return token

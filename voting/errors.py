@@ -53,6 +53,10 @@ class Code(StrEnum):
     FORM_REJECTED = "form_rejected", HTTPStatus.BAD_REQUEST
     # 401, 403: who is asking, and may they.
     NOT_AUTHENTICATED = "not_authenticated", HTTPStatus.UNAUTHORIZED
+    # An agency API token (Authorization: Bearer) that is unknown, past its expiry, or revoked.
+    TOKEN_INVALID = "token_invalid", HTTPStatus.UNAUTHORIZED
+    TOKEN_EXPIRED = "token_expired", HTTPStatus.UNAUTHORIZED
+    TOKEN_REVOKED = "token_revoked", HTTPStatus.UNAUTHORIZED
     EMAIL_UNVERIFIED = "email_unverified", HTTPStatus.FORBIDDEN
     NOT_ELIGIBLE = "not_eligible", HTTPStatus.FORBIDDEN
     PERMISSION_DENIED = "permission_denied", HTTPStatus.FORBIDDEN

@@ -1,7 +1,7 @@
 """Rate limits by scope, counted in the shared cache.
 
 Each scope (``settings.RATE_LIMITS``) lists rules as (who, rate): ``account`` counts
-per signed-in user, ``ip`` per client address (request.client_ip, proxies resolved),
+per signed-in user (or per agency API token), ``ip`` per client address (request.client_ip, proxies resolved),
 ``network`` per /24 (IPv4) or /64 (IPv6).
 
 On Redis every rule of a scope is counted by one Lua script call: one round trip for
@@ -117,7 +117,10 @@ def subjects(request: HttpRequest, kinds: Iterable[str]) -> dict[str, str | None
 def _who(request: HttpRequest, kind: str) -> str | None:
     if kind == "account":
         user = getattr(request, "user", None)
-        return f"u{user.pk}" if user is not None and user.is_authenticated else None
+        if user is None or not user.is_authenticated:
+            return None
+        # An agency API token is counted as an account of its own (accounts/principals.py).
+        return getattr(user, "rate_limit_subject", None) or f"u{user.pk}"
     ip = getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR")
     if not ip:
         return None

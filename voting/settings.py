@@ -271,6 +271,9 @@ RATE_LIMITS = {
     "account_write": [("account", "30/h"), ("ip", "120/h")],
     # A fan's download of their data (GET /api/v1/me/data/, /accounts/data/) reads every table.
     "personal_data": [("account", "30/h"), ("ip", "120/h")],
+    # Every request an agency API token authenticates, before the endpoint's own scope:
+    # a leaked token or a runaway dashboard is bounded per token.
+    "agency_token": [("account", "120/m")],
 }
 RATE_LIMITS.update(env_json("RATE_LIMITS", default={}))
 
@@ -287,6 +290,13 @@ POLL_CACHE_SECONDS = env_int("POLL_CACHE_SECONDS", 1)
 
 # Cheap bot friction on HTML forms: a form sent back faster than this is refused.
 MIN_FORM_FILL_SECONDS = env_int("MIN_FORM_FILL_SECONDS", 2)
+
+# ---------------------------------------------------------------- agency API tokens
+# Days an agency API token lives when its owner names no lifetime, and the most they
+# may name: a token left in a dashboard's config dies on its own
+# (docs/decisions/agency-api-tokens.md).
+AGENCY_TOKEN_DEFAULT_DAYS = env_int("AGENCY_TOKEN_DEFAULT_DAYS", 90)
+AGENCY_TOKEN_MAX_DAYS = env_int("AGENCY_TOKEN_MAX_DAYS", 365)
 
 # ---------------------------------------------------------------- declared country
 # The country in the profile decides who may vote in country-limited polls; it may
@@ -429,6 +439,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         # allauth's X-Session-Token, its user marked with what the session proved.
         "accounts.authentication.XSessionTokenAuthentication",
+        # Agency API tokens (Authorization: Bearer), on the agency API only; last, so a
+        # person's session decides when a request carries both.
+        "accounts.authentication.AgencyTokenAuthentication",
     ],
     # DRF's own, except that JSON nested too deeply is a 400 too (voting/parsers.py).
     "DEFAULT_PARSER_CLASSES": [

@@ -1,8 +1,11 @@
 """The agency API (``/api/v1/agency/``): create, run and publish polls, read their
 fraud signals and review ballots (four eyes).
 
-Each view is thin: an input serializer parses, one service of ``polls.agency``
-decides and writes, an output serializer answers. Refusals are DomainErrors and
+Each view is thin: who may act is asked first (``accounts.permissions``, before the
+body or the query is read: a caller without the role gets 403 or 404, never the list
+of fields a valid request needs), then an input serializer parses, one service of
+``polls.agency`` decides and writes, an output serializer answers. Agency API tokens
+pass the same checks (accounts/principals.py). Refusals are DomainErrors and
 leave as ``{"code", "detail"}`` through ``voting.errors.api_exception_handler``.
 """
 
@@ -18,6 +21,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import Role
+from accounts.permissions import check_agency_action, check_agency_staff
 from accounts.selectors import audit_entries_shown
 from polls.agency import fraud_signals, lifecycle, options, publishing, review, rules
 from polls.agency import selectors as agency_selectors
@@ -269,6 +274,12 @@ class AgencyAuditEntryOutputSerializer(serializers.Serializer):
     before = serializers.JSONField(allow_null=True)
     after = serializers.JSONField(allow_null=True)
     ip_address = serializers.IPAddressField(allow_null=True)
+    api_token = serializers.SerializerMethodField(
+        help_text="The API token that acted (its prefix), if one did."
+    )
+
+    def get_api_token(self, entry) -> str | None:
+        return entry.api_token.prefix if entry.api_token_id else None
 
     def get_actor(self, entry) -> str | None:
         if entry.actor is None:
@@ -445,6 +456,7 @@ class PollListView(AgencyView):
         responses={200: paginated(AgencyPollOutputSerializer), **REFUSALS},
     )
     def get(self, request):
+        check_agency_staff(user=request.user)
         # Parsed, so that no text reaches the database unchecked (a NUL byte was a 500).
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -466,6 +478,8 @@ class PollListView(AgencyView):
         responses={201: AgencyPollOutputSerializer, **REFUSALS},
     )
     def post(self, request):
+        # The agency is named in the body: refuse anyone who could create in none first.
+        check_agency_staff(user=request.user, least=Role.MANAGER)
         serializer = AgencyPollCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         agency = agency_selectors.agency_of_member(
@@ -493,6 +507,7 @@ class PollDetailView(AgencyView):
     )
     def patch(self, request, slug: str):
         poll = agency_selectors.poll_of_member(user=request.user, slug=slug)
+        check_agency_action(user=request.user, agency=poll.agency, least=Role.MANAGER)
         serializer = AgencyPollInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         poll = lifecycle.poll_update(
@@ -516,6 +531,7 @@ class OptionListView(AgencyView):
     )
     def post(self, request, slug: str):
         poll = agency_selectors.poll_of_member(user=request.user, slug=slug)
+        check_agency_action(user=request.user, agency=poll.agency, least=Role.MANAGER)
         serializer = AgencyOptionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data, image = serializer.split()
@@ -542,6 +558,7 @@ class OptionDetailView(AgencyView):
     )
     def patch(self, request, slug: str, option_id: int):
         poll = agency_selectors.poll_of_member(user=request.user, slug=slug)
+        check_agency_action(user=request.user, agency=poll.agency, least=Role.MANAGER)
         option = _option_of(poll, option_id)
         serializer = AgencyOptionInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -622,6 +639,8 @@ class AuditLogView(AgencyView):
     )
     def get(self, request, slug: str):
         agency, entries = agency_selectors.audit_log_of_member(user=request.user, slug=slug)
+        # Names members, their addresses and networks: for people, not for API tokens.
+        check_agency_action(user=request.user, agency=agency, least=Role.ANALYST, human=True)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(entries, request, view=self)
         page = audit_entries_shown(page, user=request.user, agency=agency)
@@ -689,6 +708,7 @@ class InvalidationListView(AgencyView):
     )
     def post(self, request, slug: str):
         poll = agency_selectors.poll_of_member(user=request.user, slug=slug)
+        review.check_reviewer(poll=poll, actor=request.user)
         serializer = InvalidationInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         invalidation = review.invalidation_request(
@@ -699,6 +719,7 @@ class InvalidationListView(AgencyView):
 
 def _decision_answer(request, slug: str, request_id: int, decide) -> Response:
     poll = agency_selectors.poll_of_member(user=request.user, slug=slug)
+    review.check_reviewer(poll=poll, actor=request.user)
     invalidation = agency_selectors.invalidation_request_of(poll=poll, request_id=request_id)
     invalidation = decide(request=invalidation, actor=request.user, ip_address=request.client_ip)
     return Response(InvalidationOutputSerializer(invalidation).data)

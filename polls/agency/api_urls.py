@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from accounts import agency_api as staff_api
 from polls.agency import api as agency_api
 
 app_name = "agency_api"
@@ -29,4 +30,16 @@ urlpatterns = [
         name="invalidation_reject",
     ),
     path("agencies/<slug:slug>/audit/", agency_api.AuditLogView.as_view(), name="audit"),
+    path("agencies/<slug:slug>/members/", staff_api.MemberListView.as_view(), name="members"),
+    path(
+        "agencies/<slug:slug>/members/<int:member_id>/", staff_api.MemberDetailView.as_view(), name="member"
+    ),
+    path("agencies/<slug:slug>/invitations/", staff_api.InvitationListView.as_view(), name="invitations"),
+    path(
+        "agencies/<slug:slug>/invitations/<int:invitation_id>/",
+        staff_api.InvitationDetailView.as_view(),
+        name="invitation",
+    ),
+    path("agencies/<slug:slug>/tokens/", staff_api.ApiTokenListView.as_view(), name="tokens"),
+    path("agencies/<slug:slug>/tokens/<int:token_id>/", staff_api.ApiTokenDetailView.as_view(), name="token"),
 ]

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django_countries import countries
 
 from accounts.models import Agency, Role, User
-from accounts.permissions import check_agency_action
+from accounts.permissions import acting_user, check_agency_action
 from accounts.services import audit_record
 from polls.agency.audit_snapshots import field_value, poll_snapshot, state_snapshot
 from polls.agency.options import option_problems
@@ -187,7 +187,7 @@ def poll_create(
     missing = [name for name in ("title", "kind", "opens_at", "closes_at") if data.get(name) in (None, "")]
     if missing:
         raise PollDataInvalid(dict.fromkeys(missing, _("This field is required.")))
-    poll = Poll(agency=agency, created_by=actor, state=PollState.DRAFT)
+    poll = Poll(agency=agency, created_by=acting_user(actor), state=PollState.DRAFT)
     _apply_poll_data(poll, data)
     problems = _poll_problems(poll)
     if problems:

@@ -5,6 +5,7 @@ from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 
 from accounts.models import Agency, AuditLogEntry, User
+from accounts.permissions import agencies_of
 from accounts.permissions import agency_of_member as agency_and_membership
 from polls.errors import PollChangeRefused
 from polls.models import Ballot, InvalidationRequest, Poll
@@ -12,8 +13,9 @@ from voting.errors import Code
 
 
 def polls_of_member(*, user: User, agency: Agency | None = None) -> QuerySet[Poll]:
-    """The polls of every agency the user belongs to (or of one of them), newest first."""
-    polls = Poll.objects.filter(agency__memberships__user=user).select_related("agency")
+    """The polls of every agency the user belongs to (or of one of them), newest first.
+    For an agency API token: its own agency's."""
+    polls = Poll.objects.filter(agency__in=agencies_of(user=user)).select_related("agency")
     if agency is not None:
         polls = polls.filter(agency=agency)
     return polls.prefetch_related("options").order_by("-created_at", "-id")
@@ -30,7 +32,7 @@ def poll_of_member(*, user: User, slug: str) -> Poll:
     """The poll with that slug if it belongs to one of the user's agencies.
     Raises PollChangeRefused ``not_found`` otherwise."""
     poll = (
-        Poll.objects.filter(slug=slug, agency__memberships__user=user)
+        Poll.objects.filter(slug=slug, agency__in=agencies_of(user=user))
         .select_related("agency")
         .prefetch_related("options")
         .first()
@@ -57,7 +59,7 @@ def audit_log_of_member(*, user: User, slug: str) -> tuple[Agency, QuerySet[Audi
     """The agency and its audit log, newest first, for one of its members; show a page
     of it through ``accounts.selectors.audit_entries_shown``."""
     agency = agency_of_member(user=user, slug=slug)
-    return agency, agency.audit_log.select_related("actor")
+    return agency, agency.audit_log.select_related("actor", "api_token")
 
 
 def invalidation_requests_of(*, poll: Poll) -> QuerySet[InvalidationRequest]:

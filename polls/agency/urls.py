@@ -11,6 +11,15 @@ urlpatterns = [
     path("", views.agency_home, name="home"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("<slug:slug>/members/", views.agency_members, name="members"),
+    path("<slug:slug>/members/<int:member_id>/role/", views.agency_member_role, name="member_role"),
+    path("<slug:slug>/members/<int:member_id>/remove/", views.agency_member_remove, name="member_remove"),
+    path(
+        "<slug:slug>/invitations/<int:invitation_id>/revoke/",
+        views.agency_invitation_revoke,
+        name="invitation_revoke",
+    ),
+    path("<slug:slug>/tokens/", views.agency_tokens, name="tokens"),
+    path("<slug:slug>/tokens/<int:token_id>/revoke/", views.agency_token_revoke, name="token_revoke"),
     path("<slug:slug>/audit/", views.agency_audit_log, name="audit_log"),
     path("<slug:agency_slug>/polls/", include("polls.agency.poll_urls")),
 ]

@@ -183,6 +183,7 @@ def poll_detail(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpR
 @require_POST
 def poll_edit(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpResponse:
     agency, membership = _member_agency(request, agency_slug)
+    check_agency_action(user=request.user, agency=agency, least=Role.MANAGER)
     poll = _agency_poll(agency, poll_slug)
     form = PollForm(request.POST, text_only=poll.is_frozen)
     if form.is_valid():
@@ -203,6 +204,7 @@ def poll_edit(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpRes
 @require_POST
 def option_add(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpResponse:
     agency, membership = _member_agency(request, agency_slug)
+    check_agency_action(user=request.user, agency=agency, least=Role.MANAGER)
     poll = _agency_poll(agency, poll_slug)
     form = OptionForm(
         request.POST, request.FILES, kind=poll.kind, own_language=poll.language, auto_id="id_option_%s"
@@ -332,6 +334,12 @@ def poll_signals(request: HttpRequest, agency_slug: str, poll_slug: str) -> Http
 def invalidation_create(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpResponse:
     agency, _membership = _member_agency(request, agency_slug)
     poll = _agency_poll(agency, poll_slug)
+    try:
+        # Who may act is asked before the form is read.
+        review.check_reviewer(poll=poll, actor=request.user)
+    except DomainError as refusal:
+        _show_refusal(request, refusal)
+        return redirect("agency:polls:signals", agency_slug=agency.slug, poll_slug=poll.slug)
     form = InvalidationForm(request.POST)
     if not form.is_valid():
         for field_errors in form.errors.values():

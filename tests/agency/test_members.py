@@ -1,18 +1,23 @@
 """Agencies, roles, invitations by email, and the audit log."""
 
 import re
+import threading
+from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
+import time_machine
 from django.core import mail
+from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
-from accounts import services
+from accounts import members, services
 from accounts.errors import AgencyActionRefused
 from accounts.models import AuditLogEntry, Membership, Role
 from accounts.verification import VerificationLevel, verification_level_of
-from tests.factories import AgencyFactory, UserFactory
-from tests.helpers import login_just_now, session_user
+from tests.factories import AgencyFactory, MembershipFactory, UserFactory, mfa_enable
+from tests.helpers import AGENCY_API, login_just_now, login_with_mfa, patch_json, post_json, session_user
 
 pytestmark = pytest.mark.django_db
 
@@ -155,3 +160,318 @@ def test_agency_writes_are_rate_limited_per_account_with_retry_after(client, age
     assert statuses[:2] == [HTTPStatus.FOUND, HTTPStatus.FOUND]
     assert statuses[2] == HTTPStatus.TOO_MANY_REQUESTS
     assert agency.invitations.count() == 2
+
+
+# ------------------------------------------------------------------ changing members
+
+
+def member_of(agency, role):
+    return MembershipFactory(agency=agency, role=role)
+
+
+@pytest.fixture
+def mfa_owner_client(client, owner):
+    return login_with_mfa(client, owner)
+
+
+def members_api(agency, member_id=None):
+    base = f"{AGENCY_API}/agencies/{agency.slug}/members/"
+    return base if member_id is None else f"{base}{member_id}/"
+
+
+def test_owner_changes_a_members_role_and_it_is_audited(mfa_owner_client, agency, owner):
+    analyst = member_of(agency, Role.ANALYST)
+
+    response = patch_json(mfa_owner_client, members_api(agency, analyst.pk), {"role": "manager"})
+
+    assert response.status_code == HTTPStatus.OK, response.json()
+    assert response.json()["role"] == "manager"
+    analyst.refresh_from_db()
+    assert analyst.role == Role.MANAGER
+    entry = AuditLogEntry.objects.get(action="member.role_change")
+    assert entry.actor == owner
+    assert entry.before == {"email": analyst.user.email, "role": "analyst"}
+    assert entry.after == {"email": analyst.user.email, "role": "manager"}
+
+
+def test_owner_removes_a_member_and_it_is_audited(mfa_owner_client, agency, owner):
+    manager = member_of(agency, Role.MANAGER)
+
+    response = mfa_owner_client.delete(members_api(agency, manager.pk))
+
+    assert response.status_code == HTTPStatus.NO_CONTENT
+    assert not Membership.objects.filter(pk=manager.pk).exists()
+    entry = AuditLogEntry.objects.get(action="member.remove")
+    assert (entry.actor, entry.before) == (owner, {"email": manager.user.email, "role": "manager"})
+
+
+def test_owner_revokes_an_open_invitation_and_its_link_stops_working(mfa_owner_client, agency, owner):
+    invitation, token = services.invitation_create(
+        agency=agency, inviter=session_user(owner), email="late@example.com", role="analyst"
+    )
+
+    response = mfa_owner_client.delete(f"{AGENCY_API}/agencies/{agency.slug}/invitations/{invitation.pk}/")
+
+    assert response.status_code == HTTPStatus.NO_CONTENT
+    assert not agency.invitations.exists()
+    assert AuditLogEntry.objects.get(action="member.invitation_revoke").before == {
+        "email": "late@example.com",
+        "role": "analyst",
+    }
+    with pytest.raises(AgencyActionRefused) as refusal:
+        services.invitation_accept(token=token, user=UserFactory(email="late@example.com", verified=True))
+    assert refusal.value.code == "invitation_invalid"
+
+
+def test_members_and_invitations_are_listed_for_members(client, agency, owner, analyst):
+    services.invitation_create(
+        agency=agency, inviter=session_user(owner), email="x@example.com", role="analyst"
+    )
+    client.force_login(analyst)
+
+    listed = client.get(members_api(agency))
+    invitations = client.get(f"{AGENCY_API}/agencies/{agency.slug}/invitations/")
+
+    assert listed.status_code == HTTPStatus.OK
+    assert {row["email"] for row in listed.json()} == {owner.email, analyst.email}
+    assert [row["email"] for row in invitations.json()] == ["x@example.com"]
+
+
+def test_owner_invites_through_the_api(client, agency, owner, django_capture_on_commit_callbacks):
+    login_just_now(client, owner)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_json(
+            client,
+            f"{AGENCY_API}/agencies/{agency.slug}/invitations/",
+            {"email": "api@example.com", "role": "manager"},
+        )
+
+    assert response.status_code == HTTPStatus.CREATED, response.json()
+    assert mail.outbox[-1].to == ["api@example.com"]
+
+
+@pytest.mark.parametrize("role", [Role.ANALYST, Role.MANAGER])
+def test_analysts_and_managers_cannot_change_members(client, agency, owner, role):
+    actor = member_of(agency, role).user
+    login_with_mfa(client, actor)
+    target = member_of(agency, Role.ANALYST)
+    invitation, _token = services.invitation_create(
+        agency=agency, inviter=session_user(owner), email="keep@example.com", role="analyst"
+    )
+
+    answers = [
+        patch_json(client, members_api(agency, target.pk), {"role": "owner"}),
+        client.delete(members_api(agency, target.pk)),
+        client.delete(f"{AGENCY_API}/agencies/{agency.slug}/invitations/{invitation.pk}/"),
+    ]
+
+    assert [answer.status_code for answer in answers] == [HTTPStatus.FORBIDDEN] * 3
+    assert {answer.json()["code"] for answer in answers} == {"permission_denied"}
+    target.refresh_from_db()
+    assert target.role == Role.ANALYST
+    assert agency.invitations.filter(pk=invitation.pk).exists()
+    assert not AuditLogEntry.objects.filter(action__in=["member.role_change", "member.remove"]).exists()
+
+
+def test_owner_whose_session_did_not_use_mfa_is_refused(client, agency, owner):
+    mfa_enable(owner)
+    login_just_now(client, owner)
+    target = member_of(agency, Role.ANALYST)
+
+    response = patch_json(client, members_api(agency, target.pk), {"role": "manager"})
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert response.json()["code"] == "mfa_not_used"
+    target.refresh_from_db()
+    assert target.role == Role.ANALYST
+
+
+def test_owner_without_mfa_is_told_to_turn_it_on(client, agency, owner):
+    login_just_now(client, owner)
+    target = member_of(agency, Role.ANALYST)
+
+    response = client.delete(members_api(agency, target.pk))
+
+    assert response.json()["code"] == "mfa_required"
+    assert Membership.objects.filter(pk=target.pk).exists()
+
+
+def test_owner_without_a_recent_sign_in_must_reauthenticate(mfa_owner_client, agency):
+    target = member_of(agency, Role.ANALYST)
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=30)):
+        response = mfa_owner_client.delete(members_api(agency, target.pk))
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert response.json()["code"] == "reauthentication_required"
+    assert Membership.objects.filter(pk=target.pk).exists()
+
+
+def test_outsiders_do_not_learn_the_agency_or_its_members(client, agency, owner):
+    stranger = UserFactory(verified=True)
+    login_with_mfa(client, stranger)
+    target = Membership.objects.get(user=owner)
+
+    answers = [
+        client.get(members_api(agency)),
+        patch_json(client, members_api(agency, target.pk), {"role": "analyst"}),
+        client.delete(members_api(agency, target.pk)),
+    ]
+
+    assert [answer.status_code for answer in answers] == [HTTPStatus.NOT_FOUND] * 3
+
+
+def test_a_member_of_another_agency_is_not_found(mfa_owner_client, agency):
+    elsewhere = member_of(AgencyFactory(), Role.ANALYST)
+
+    response = patch_json(mfa_owner_client, members_api(agency, elsewhere.pk), {"role": "manager"})
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    elsewhere.refresh_from_db()
+    assert elsewhere.role == Role.ANALYST
+
+
+def test_the_last_owner_can_be_neither_demoted_nor_removed(mfa_owner_client, agency, owner):
+    own = Membership.objects.get(user=owner)
+
+    demoted = patch_json(mfa_owner_client, members_api(agency, own.pk), {"role": "manager"})
+    removed = mfa_owner_client.delete(members_api(agency, own.pk))
+
+    assert (demoted.status_code, demoted.json()["code"]) == (HTTPStatus.CONFLICT, "last_owner")
+    assert (removed.status_code, removed.json()["code"]) == (HTTPStatus.CONFLICT, "last_owner")
+    own.refresh_from_db()
+    assert own.role == Role.OWNER
+
+
+def test_an_owner_may_step_down_while_another_owner_stays(mfa_owner_client, agency, owner):
+    member_of(agency, Role.OWNER)
+    own = Membership.objects.get(user=owner)
+
+    response = patch_json(mfa_owner_client, members_api(agency, own.pk), {"role": "analyst"})
+
+    assert response.status_code == HTTPStatus.OK
+    assert Membership.objects.filter(agency=agency, role=Role.OWNER).count() == 1
+
+
+def race_two_owners(change: str) -> tuple:
+    """Two owners of a new agency demote or remove each other at the same moment, in
+    two threads with their own PostgreSQL connections; the agency and the outcomes."""
+    agency = AgencyFactory()
+    first, second = member_of(agency, Role.OWNER), member_of(agency, Role.OWNER)
+    actors = {first.pk: session_user(first.user, mfa=True), second.pk: session_user(second.user, mfa=True)}
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def act(actor_membership, target_membership):
+        try:
+            barrier.wait(timeout=30)
+            actor = actors[actor_membership.pk]
+            if change == "demote":
+                members.member_role_change(
+                    agency=agency, actor=actor, membership_id=target_membership.pk, role=Role.MANAGER
+                )
+            else:
+                members.member_remove(agency=agency, actor=actor, membership_id=target_membership.pk)
+            outcomes.append("done")
+        except AgencyActionRefused as refusal:
+            outcomes.append(str(refusal.code))
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=act, args=(first, second)),
+        threading.Thread(target=act, args=(second, first)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return agency, sorted(outcomes)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("change", ["demote", "remove"])
+def test_two_owners_changing_each_other_at_once_never_leave_the_agency_without_an_owner(change):
+    # Several rounds: each is a real race between two PostgreSQL transactions; without
+    # the lock on the agency's row both see two owners and both succeed (checked).
+    for _round in range(5):
+        agency, outcomes = race_two_owners(change)
+
+        assert Membership.objects.filter(agency=agency, role=Role.OWNER).count() == 1
+        # The second waits for the first's commit, then finds itself no longer an owner.
+        assert outcomes[0] == "done"
+        assert outcomes[1] in {"permission_denied", "last_owner"}
+
+
+def test_role_change_needs_a_known_role_after_permission(mfa_owner_client, agency):
+    target = member_of(agency, Role.ANALYST)
+
+    response = patch_json(mfa_owner_client, members_api(agency, target.pk), {"role": "emperor"})
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+
+
+# ------------------------------------------------------------------ the members page
+
+
+def test_owner_changes_roles_removes_and_revokes_on_the_members_page(mfa_owner_client, agency, owner):
+    analyst, manager = member_of(agency, Role.ANALYST), member_of(agency, Role.MANAGER)
+    invitation, _token = services.invitation_create(
+        agency=agency, inviter=session_user(owner), email="page@example.com", role="analyst"
+    )
+    page = mfa_owner_client.get(reverse("agency:members", args=[agency.slug])).content.decode()
+    assert reverse("agency:member_role", args=[agency.slug, analyst.pk]) in page
+    assert 'name="csrfmiddlewaretoken"' in page
+
+    answers = [
+        mfa_owner_client.post(
+            reverse("agency:member_role", args=[agency.slug, analyst.pk]), {"role": "manager"}
+        ),
+        mfa_owner_client.post(reverse("agency:member_remove", args=[agency.slug, manager.pk])),
+        mfa_owner_client.post(reverse("agency:invitation_revoke", args=[agency.slug, invitation.pk])),
+    ]
+
+    assert [answer.status_code for answer in answers] == [HTTPStatus.FOUND] * 3
+    analyst.refresh_from_db()
+    assert analyst.role == Role.MANAGER
+    assert not Membership.objects.filter(pk=manager.pk).exists()
+    assert not agency.invitations.exists()
+    assert (
+        AuditLogEntry.objects.filter(
+            action__in=["member.role_change", "member.remove", "member.invitation_revoke"]
+        ).count()
+        == 3
+    )
+
+
+def test_members_page_sends_an_owner_without_mfa_in_session_to_confirm_it(client, agency, owner):
+    mfa_enable(owner)
+    login_just_now(client, owner)
+    target = member_of(agency, Role.ANALYST)
+
+    response = client.post(reverse("agency:member_remove", args=[agency.slug, target.pk]))
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"].startswith(reverse("mfa_reauthenticate"))
+    assert Membership.objects.filter(pk=target.pk).exists()
+
+
+def test_members_page_refuses_a_manager_with_403(client, agency, manager):
+    login_with_mfa(client, manager)
+    target = member_of(agency, Role.ANALYST)
+
+    response = client.post(reverse("agency:member_role", args=[agency.slug, target.pk]), {"role": "owner"})
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    target.refresh_from_db()
+    assert target.role == Role.ANALYST
+
+
+def test_members_page_says_the_last_owner_stays(mfa_owner_client, agency, owner):
+    own = Membership.objects.get(user=owner)
+
+    response = mfa_owner_client.post(reverse("agency:member_remove", args=[agency.slug, own.pk]), follow=True)
+
+    assert "at least one owner" in response.content.decode()
+    assert Membership.objects.filter(pk=own.pk).exists()

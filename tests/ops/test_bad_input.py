@@ -9,9 +9,12 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from accounts.api_tokens import secret_hash
+from accounts.models import AgencyApiToken
+from accounts.services import invitation_create
 from polls.models import InvalidationRequest
 from tests.factories import MembershipFactory, PollFactory
-from tests.helpers import login_with_mfa, session_token
+from tests.helpers import agency_token, login_with_mfa, session_token, session_user
 
 pytestmark = pytest.mark.django_db
 
@@ -91,15 +94,27 @@ def path_values(agency, member) -> dict[str, str]:
     request = InvalidationRequest.objects.create(
         poll=poll, status="invalidated", reason="bot_network", ballot_ids=[], size=0, requested_by=member
     )
+    invitation, _token = invitation_create(
+        agency=agency, inviter=session_user(member), email="bad.input@example.com", role="analyst"
+    )
     return {
         "slug": poll.slug,
         "option_id": str(poll.options.first().pk),
         "request_id": str(request.pk),
         "receipt": "ABCDE",
+        "member_id": str(MembershipFactory(agency=agency, role="analyst").pk),
+        "invitation_id": str(invitation.pk),
+        "token_id": str(
+            AgencyApiToken.objects.get(secret_hash=secret_hash(agency_token(agency, owner=member))).pk
+        ),
+        # Routes under /agencies/ name the agency, not a poll.
+        "agency_slug": agency.slug,
     }
 
 
 def concrete(route: str, values: dict[str, str]) -> str:
+    if "/agencies/<slug:slug>/" in route:
+        values = {**values, "slug": values["agency_slug"]}
     for name, value in values.items():
         for converter in ("slug", "int", "str"):
             route = route.replace(f"<{converter}:{name}>", value)
