@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, models
+from django.db.models import F
 
 from polls.models import (
     AccountAge,
@@ -127,7 +128,14 @@ def insight_status_change(
 def _upsert_add(
     model: type[models.Model], poll: Poll, key_fields: tuple[str, ...], value_field: str, deltas: Counter
 ) -> None:
-    rows = [(key, delta) for key, delta in sorted(deltas.items()) if delta]
+    rows = [(key, delta) for key, delta in sorted(deltas.items()) if delta > 0]
+    # Taking away (review) only touches rows that exist: an UPDATE each, as the proposed
+    # row of an upsert is checked against "not negative" before the conflict is found.
+    for key, delta in sorted(deltas.items()):
+        if delta < 0:
+            model.objects.filter(poll=poll, **dict(zip(key_fields, key, strict=True))).update(
+                **{value_field: F(value_field) + delta}
+            )
     if not rows:
         return
     meta = model._meta
