@@ -123,6 +123,8 @@ class Window:
     start: datetime
     end: datetime
     step: str
+    # Before the opening there is no bucket to show at all.
+    empty: bool = False
 
 
 def poll_insight(*, poll: Poll, range_name: str = DEFAULT_RANGE) -> dict:
@@ -174,7 +176,7 @@ def insight_window(poll: Poll, range_name: str, *, now: datetime) -> Window:
     start = poll.opens_at if length is None else max(poll.opens_at, end - length)
     if step is None:
         step = _step_for(end - start)
-    return Window(start=start, end=max(start, end), step=step)
+    return Window(start=start, end=max(start, end), step=step, empty=end < poll.opens_at)
 
 
 def _step_for(span: timedelta) -> str:
@@ -189,6 +191,8 @@ def _bucket_starts(poll: Poll, window: Window) -> list[datetime]:
     """Every bucket start from the window's start to its end, so that a quiet bucket
     shows as a zero rather than disappearing. Hours and days are the poll's own
     (a day in Seoul starts at 15:00 UTC)."""
+    if window.empty:
+        return []
     zone = ZoneInfo(poll.timezone)
     if window.step == FIVE_MINUTES:
         first = bucket_of(window.start)
@@ -385,7 +389,7 @@ def _options(poll: Poll, window: Window) -> list[dict]:
     million residents for a city with a population. Only called when the results are
     visible; counted ballots only, as the results count them."""
     step = DAY if window.step == DAY else HOUR
-    series_window = Window(start=window.start, end=window.end, step=step)
+    series_window = Window(start=window.start, end=window.end, step=step, empty=window.empty)
     starts = _bucket_starts(poll, series_window)
     options = list(poll.options.all())
     totals = dict(

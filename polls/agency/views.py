@@ -387,6 +387,7 @@ def poll_insight(request: HttpRequest, agency_slug: str, poll_slug: str) -> Http
         "surges": _with_percent(document["surges"], "recent_share", "before_share"),
         "countries": _with_percent(document["countries"], "share"),
         "account_age": _with_percent(document["account_age"], "share"),
+        "turnout_rows": [(_moment(point["start"]), point["ballots"]) for point in document["turnout"]],
         "option_rows": _option_rows(document.get("options", [])),
         "chart": chart,
         "voter_map": voter_map,
@@ -408,11 +409,15 @@ def _with_percent(rows: list[dict], *fields: str) -> list[dict]:
     ]
 
 
-def _option_rows(options: list[dict]) -> list[tuple[str, list[int]]]:
+def _moment(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def _option_rows(options: list[dict]) -> list[tuple[datetime, list[int]]]:
     """The options' series as table rows: one per bucket, one column per option."""
     if not options:
         return []
-    starts = [point["start"] for point in options[0]["series"]]
+    starts = [_moment(point["start"]) for point in options[0]["series"]]
     return [
         (start, [option["series"][index]["votes"] for option in options])
         for index, start in enumerate(starts)

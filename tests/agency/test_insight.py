@@ -424,3 +424,15 @@ def test_the_agency_home_shows_each_open_poll_with_a_sparkline_and_its_surges(
     assert day_old_poll.title in html and closed.title not in html
     assert 'class="sparkline"' in html
     assert "Suspicious surge: Indonesia" in html
+
+
+def test_a_poll_not_yet_open_has_no_turnout_buckets(agency):
+    now = timezone.now()
+    scheduled = PollFactory(
+        agency=agency, opens_at=now + timedelta(days=1), closes_at=now + timedelta(days=2)
+    )
+
+    document = poll_insight(poll=scheduled)
+
+    assert document["turnout"] == [] and document["countries"] == [] and document["surges"] == []
+    assert document["ballots"] == 0 and "options" not in document
