@@ -9,6 +9,9 @@ increment commit together. Marking instead of a watermark on ids matters because
 ids are handed out before commit: a slow transaction can commit id 101 after 102
 was seen, and a watermark would skip it for ever.
 
+The same transaction folds the agency insight's counters (polls/insight_counters.py,
+docs/insight.md), so they too count each ballot exactly once.
+
 Reading results costs a handful of queries on the counter rows whatever the number
 of ballots; staleness is the refresher's interval (``TALLY_INTERVAL``, 2 s).
 """
