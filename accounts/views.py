@@ -91,11 +91,6 @@ def account_delete(request):
     return render(request, "accounts/delete.html", {"form": form, "refusal": refusal}, status=status)
 
 
-@login_required
-def agency_home(request):
-    return render(request, "agency/home.html", {"memberships": selectors.memberships_of(user=request.user)})
-
-
 def _agency_for_member(request, slug: str) -> tuple[Agency, Membership]:
     # Not a member: the agency's pages do not exist for this user (not_found, a 404).
     return agency_of_member(user=request.user, slug=slug)

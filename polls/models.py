@@ -541,3 +541,91 @@ class InvalidationRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} {self.size} ballots of {self.poll_id} ({self.reason})"
+
+
+# ------------------------------------------------------------------ insight counters
+# Folded by the tally refresher in the transaction that tallies the same ballots
+# (polls/insight_counters.py), read by the agency's insight (polls/agency/insight.py).
+# Their rows grow with time buckets, countries, networks and fingerprints, never
+# with ballots as such; docs/insight.md explains each dimension.
+
+
+class AccountAge(models.TextChoices):
+    NEW = "new", _("New account")
+    ESTABLISHED = "established", _("Established account")
+
+
+class InsightTurnout(models.Model):
+    """Ballots cast (whatever their status since) per 5-minute bucket of ``cast_at``,
+    voter country (the voter's declared country when the ballot was folded, "" for
+    unknown) and account age class at cast time."""
+
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="+")
+    bucket = models.DateTimeField(help_text=_("Start of the 5-minute bucket (UTC)."))
+    country = models.CharField(max_length=2, blank=True)
+    account_age = models.CharField(max_length=16, choices=AccountAge.choices)
+    ballots = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["poll", "bucket", "country", "account_age"], name="polls_insight_turnout_unique"
+            ),
+            models.CheckConstraint(condition=Q(ballots__gte=0), name="polls_insight_turnout_not_negative"),
+            models.CheckConstraint(
+                condition=Q(account_age__in=AccountAge.values), name="polls_insight_turnout_age_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.poll_id} {self.bucket:%Y-%m-%d %H:%M} {self.country or '-'}: {self.ballots}"
+
+
+class InsightOptionHour(models.Model):
+    """Votes per option per hour of ``cast_at`` among counted ballots, as the tally
+    counts them (first preferences for ranked polls); kept right when review changes
+    a ballot's status, so the series always sums to the option's tally."""
+
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField(help_text=_("Start of the hour (UTC)."))
+    option = models.ForeignKey(Option, on_delete=models.CASCADE, related_name="+")
+    votes = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["poll", "hour", "option"], name="polls_insight_option_unique"),
+            models.CheckConstraint(condition=Q(votes__gte=0), name="polls_insight_option_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.option_id} {self.hour:%Y-%m-%d %H}h: {self.votes}"
+
+
+class ClientKind(models.TextChoices):
+    NETWORK = "network", _("Network")
+    FINGERPRINT = "fingerprint", _("Fingerprint")
+
+
+class InsightClientHour(models.Model):
+    """Ballots per hour, voter country and client network (/24 or /64) or client
+    fingerprint: what tells a surge of interest (many networks and devices) from a
+    farm (one of either). "" is the key of ballots without one."""
+
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField(help_text=_("Start of the hour (UTC)."))
+    country = models.CharField(max_length=2, blank=True)
+    kind = models.CharField(max_length=16, choices=ClientKind.choices)
+    key = models.CharField(max_length=64, blank=True)
+    ballots = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["poll", "hour", "country", "kind", "key"], name="polls_insight_client_unique"
+            ),
+            models.CheckConstraint(condition=Q(ballots__gte=0), name="polls_insight_client_not_negative"),
+            models.CheckConstraint(condition=Q(kind__in=ClientKind.values), name="polls_insight_client_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.poll_id} {self.hour:%Y-%m-%d %H}h {self.country or '-'} {self.kind}: {self.ballots}"

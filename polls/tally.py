@@ -9,6 +9,9 @@ increment commit together. Marking instead of a watermark on ids matters because
 ids are handed out before commit: a slow transaction can commit id 101 after 102
 was seen, and a watermark would skip it for ever.
 
+The same transaction folds the agency insight's counters (polls/insight_counters.py,
+docs/insight.md), so they too count each ballot exactly once.
+
 Reading results costs a handful of queries on the counter rows whatever the number
 of ballots; staleness is the refresher's interval (``TALLY_INTERVAL``, 2 s).
 """
@@ -20,6 +23,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from polls.insight_counters import BALLOT_FIELDS as INSIGHT_FIELDS
+from polls.insight_counters import insight_fold, insight_status_change
 from polls.models import (
     Ballot,
     BallotChoice,
@@ -68,7 +73,7 @@ def lock_poll_tally(poll: Poll) -> PollTally:
 
 
 def _fold(poll: Poll, tally: PollTally, ids: list[int]) -> None:
-    ballots = list(Ballot.objects.filter(id__in=ids).values("id", "status", "status_reason"))
+    ballots = list(Ballot.objects.filter(id__in=ids).values("id", "status", "status_reason", *INSIGHT_FIELDS))
     choices = _choices_by_ballot(ids)
     option_deltas: Counter[int] = Counter()
     ranking_deltas: Counter[str] = Counter()
@@ -85,6 +90,8 @@ def _fold(poll: Poll, tally: PollTally, ids: list[int]) -> None:
         picks = choices.get(ballot["id"], [])
         _count_picks(poll, picks, option_deltas, ranking_deltas, sign=1)
     _apply_deltas(poll, option_deltas, ranking_deltas)
+    # In this transaction, so the insight counts each ballot exactly when the tally does.
+    insight_fold(poll=poll, ballots=ballots, choices=choices)
     tally.ballots = F("ballots") + counted
     tally.quarantined = F("quarantined") + quarantined
     tally.invalidated = dict(invalidated)
@@ -103,11 +110,15 @@ def tally_status_change(*, poll: Poll, ballot_ids: list[int], status: str, reaso
         Ballot.objects.select_for_update()
         .filter(poll=poll, id__in=ballot_ids)
         .exclude(status=status, status_reason=reason)
-        .values("id", "status", "status_reason", "tallied")
+        .values("id", "status", "status_reason", "tallied", "cast_at")
     )
     if not ballots:
         return 0
     choices = _choices_by_ballot([b["id"] for b in ballots if b["tallied"]])
+    # Untallied ballots reach the insight with their new status when folded.
+    insight_status_change(
+        poll=poll, ballots=(b for b in ballots if b["tallied"]), choices=choices, status=status
+    )
     option_deltas: Counter[int] = Counter()
     ranking_deltas: Counter[str] = Counter()
     invalidated = Counter(tally.invalidated)

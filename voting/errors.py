@@ -49,6 +49,8 @@ class Code(StrEnum):
     PARSE_ERROR = "parse_error", HTTPStatus.BAD_REQUEST
     # A poll's language or a translation in a language Encore does not offer.
     UNKNOWN_LANGUAGE = "unknown_language", HTTPStatus.BAD_REQUEST
+    # A time range the insight does not offer (``?range=``); the detail lists those it does.
+    INVALID_RANGE = "invalid_range", HTTPStatus.BAD_REQUEST
     # A form sent back by a bot (too fast, honeypot filled, stamp forged).
     FORM_REJECTED = "form_rejected", HTTPStatus.BAD_REQUEST
     # 401, 403: who is asking, and may they.

@@ -345,6 +345,26 @@ FRAUD_SIGNALS_CACHE_SECONDS = 60
 # with it, clusters count voters whose declared country is not their network's.
 GEOIP_COUNTRY_DB = os.environ.get("GEOIP_COUNTRY_DB", "")
 
+# ---------------------------------------------------------------- agency insight
+# How polls/agency/insight.py reads its counters and flags surges; docs/insight.md.
+# An account younger than this when it votes counts as new in the insight.
+INSIGHT_NEW_ACCOUNT_AGE = timedelta(days=30)
+# One assembled insight document serves readers this long (shared cache; at most 60).
+INSIGHT_CACHE_SECONDS = env_int("INSIGHT_CACHE_SECONDS", 30)
+# A country surges when it cast at least this many ballots in the last hour...
+INSIGHT_SURGE_MIN_RECENT = 20
+# ...the poll had at least this many ballots before that hour (a share needs a base)...
+INSIGHT_SURGE_MIN_BEFORE = 20
+# ...its share of the last hour is at least this many times its share before...
+INSIGHT_SURGE_RATIO = 2.0
+# ...and at least this much higher in absolute terms (0.05 = 5 percentage points).
+INSIGHT_SURGE_MIN_RISE = 0.05
+# A surge is suspicious when one network holds this share of the country's recent
+# ballots, or one client fingerprint this share (a popular phone shares a fingerprint
+# across a country; one /24 does not, hence the higher bar for fingerprints).
+INSIGHT_SURGE_NETWORK_SHARE = 0.5
+INSIGHT_SURGE_FINGERPRINT_SHARE = 0.8
+
 # ---------------------------------------------------------------- background work
 # Seconds between tally refreshes (the staleness bound of live results).
 TALLY_INTERVAL = env_int("TALLY_INTERVAL", 2)

@@ -24,13 +24,14 @@ from rest_framework.views import APIView
 from accounts.models import Role
 from accounts.permissions import check_agency_action, check_agency_staff
 from accounts.selectors import audit_entries_shown
-from polls.agency import fraud_signals, lifecycle, options, publishing, review, rules
+from polls.agency import fraud_signals, insight, lifecycle, options, publishing, review, rules
 from polls.agency import selectors as agency_selectors
 from polls.content_languages import CONTENT_LANGUAGES
 from polls.errors import PollChangeRefused
 from polls.models import (
     MAX_OPTIONS,
     MAX_VOTES_PER_PERIOD,
+    AccountAge,
     BallotStatus,
     InvalidationRequest,
     Option,
@@ -745,3 +746,120 @@ class InvalidationRejectView(AgencyView):
     )
     def post(self, request, slug: str, request_id: int):
         return _decision_answer(request, slug, request_id, review.invalidation_reject)
+
+
+# ------------------------------------------------------------------ insight
+# Kept together at the end of the module (serializers and view): polls/agency/insight.py
+# builds the document; docs/insight.md explains every figure and the surge rule.
+
+
+class InsightTurnoutPointSerializer(serializers.Serializer):
+    start = serializers.DateTimeField(help_text="Start of the bucket (UTC).")
+    ballots = serializers.IntegerField(help_text="Ballots cast in the bucket, whatever their status since.")
+
+
+class InsightCountrySerializer(serializers.Serializer):
+    country = serializers.CharField(
+        allow_blank=True, help_text="ISO 3166-1 alpha-2 code of the voter's declared country; empty: unknown."
+    )
+    name = serializers.CharField()
+    ballots = serializers.IntegerField()
+    share = serializers.FloatField(min_value=0, max_value=1)
+    new = serializers.IntegerField(help_text="Ballots from accounts under 30 days old when they voted.")
+    established = serializers.IntegerField()
+
+
+class InsightAccountAgeSerializer(serializers.Serializer):
+    account_age = serializers.ChoiceField(choices=AccountAge.choices)
+    label = serializers.CharField()
+    ballots = serializers.IntegerField()
+    share = serializers.FloatField(min_value=0, max_value=1)
+
+
+# A pattern rather than an enum, as for ClusterKindField: "kind" names the poll kinds' enum.
+@extend_schema_field({"type": "string", "pattern": "^(interest|suspicious)$", "example": "interest"})
+class SurgeKindField(serializers.CharField):
+    pass
+
+
+class InsightSurgeSerializer(serializers.Serializer):
+    country = serializers.CharField()
+    name = serializers.CharField()
+    recent_ballots = serializers.IntegerField(help_text="The country's ballots in the last hour.")
+    recent_share = serializers.FloatField(help_text="The country's share of the last hour's ballots.")
+    before_share = serializers.FloatField(help_text="Its share of the ballots before that hour.")
+    networks = serializers.IntegerField(
+        help_text="Distinct client networks (/24, /64) of its recent ballots."
+    )
+    fingerprints = serializers.IntegerField(help_text="Distinct client fingerprints of its recent ballots.")
+    top_network_share = serializers.FloatField(
+        help_text="Share of its recent ballots from the busiest network."
+    )
+    top_fingerprint_share = serializers.FloatField(
+        help_text="Share of its recent ballots with the commonest fingerprint."
+    )
+    kind = SurgeKindField(help_text="suspicious when one network or one fingerprint holds most of it.")
+    review_url = serializers.CharField(
+        allow_null=True, help_text="The poll's fraud signals page, for a suspicious surge."
+    )
+
+
+class InsightOptionPointSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    votes = serializers.IntegerField()
+
+
+class InsightOptionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+    votes = serializers.IntegerField()
+    share = serializers.FloatField()
+    population = serializers.IntegerField(allow_null=True)
+    per_million = serializers.FloatField(
+        allow_null=True, help_text="Votes per million residents (city options with a population)."
+    )
+    series = InsightOptionPointSerializer(many=True)
+
+
+class InsightOutputSerializer(serializers.Serializer):
+    poll = serializers.SlugField()
+    status = serializers.CharField()
+    updated_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the counters were last refreshed."
+    )
+    range = serializers.ChoiceField(choices=list(insight.RANGES))
+    step = serializers.ChoiceField(
+        choices=list(insight.STEP_LENGTH), help_text="Size of the turnout buckets."
+    )
+    results_visible = serializers.BooleanField()
+    ballots = serializers.IntegerField()
+    turnout = InsightTurnoutPointSerializer(many=True)
+    countries = InsightCountrySerializer(many=True)
+    account_age = InsightAccountAgeSerializer(many=True)
+    surges = InsightSurgeSerializer(many=True)
+    options = InsightOptionSerializer(
+        many=True,
+        required=False,
+        help_text="Only while the poll's results are visible to the public (the embargo holds for agencies).",
+    )
+
+
+@method_decorator(stats_limited, name="get")
+class PollInsightView(AgencyView):
+    @extend_schema(
+        summary="Insight: turnout over time, by country and account age, surges; options when results are public",
+        parameters=[
+            OpenApiParameter(
+                "range",
+                str,
+                enum=list(insight.RANGES),
+                description="How far back the turnout goes (default all: since the opening).",
+            )
+        ],
+        responses={200: InsightOutputSerializer, **REFUSALS},
+    )
+    def get(self, request, slug: str):
+        # Who may read comes first: a caller without the role never gets to the range.
+        poll = insight.insight_poll_of(user=request.user, slug=slug)
+        range_name = insight.parse_range(request.query_params.get("range"))
+        return Response(InsightOutputSerializer(insight.poll_insight(poll=poll, range_name=range_name)).data)

@@ -18,6 +18,7 @@ urlpatterns = [
     path("polls/<slug:slug>/stats/", agency_api.PollStatsView.as_view(), name="stats"),
     path("polls/<slug:slug>/publish/", agency_api.PollPublishView.as_view(), name="publish"),
     path("polls/<slug:slug>/signals/", agency_api.PollSignalsView.as_view(), name="signals"),
+    path("polls/<slug:slug>/insight/", agency_api.PollInsightView.as_view(), name="insight"),
     path("polls/<slug:slug>/invalidations/", agency_api.InvalidationListView.as_view(), name="invalidations"),
     path(
         "polls/<slug:slug>/invalidations/<int:request_id>/approve/",

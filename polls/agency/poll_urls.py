@@ -28,6 +28,8 @@ urlpatterns = [
     path("<slug:poll_slug>/cancel/", agency_views.poll_transition, {"action": "cancel"}, name="cancel"),
     path("<slug:poll_slug>/publish/", agency_views.poll_transition, {"action": "publish"}, name="publish"),
     path("<slug:poll_slug>/signals/", agency_views.poll_signals, name="signals"),
+    path("<slug:poll_slug>/insight/", agency_views.poll_insight, name="insight"),
+    path("<slug:poll_slug>/insight/csv/", agency_views.poll_insight_csv, name="insight_csv"),
     path("<slug:poll_slug>/invalidations/", agency_views.invalidation_create, name="invalidation_create"),
     path(
         "<slug:poll_slug>/invalidations/<int:request_id>/approve/",

@@ -1,6 +1,6 @@
 """Agency pages for polls (``/agency/<agency>/polls/``): list, create, edit, options,
-schedule, close, cancel, publish, turnout, and fraud signals with the four-eyes review
-of ballots. Server-rendered, no JavaScript needed.
+schedule, close, cancel, publish, turnout, insight, and fraud signals with the four-eyes
+review of ballots; and the agency home. Server-rendered, no JavaScript needed.
 
 Like the API, each view parses a form, calls one service of ``polls.agency`` and turns
 a refusal into form errors or a message; who may act is ``accounts.permissions``.
@@ -16,11 +16,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Agency, Membership, Role
 from accounts.permissions import agency_of_member, check_agency_action, has_mfa, mfa_used, role_at_least
-from polls.agency import fraud_signals, lifecycle, options, publishing, review
+from accounts.selectors import memberships_of
+from polls.agency import fraud_signals, insight, lifecycle, options, publishing, review
 from polls.agency import selectors as agency_selectors
 from polls.agency.forms import (
     FORM_FIELD_OF_LIFECYCLE_FIELD,
@@ -29,8 +31,9 @@ from polls.agency.forms import (
     OptionTranslationsForm,
     PollForm,
 )
+from polls.agency.insight_charts import ballots_words, sparkline_svg, turnout_chart_svg, voter_map_svg
 from polls.errors import PollDataInvalid
-from polls.models import InvalidationRequestState, Poll, PollState, PollStatus
+from polls.models import InvalidationRequestState, Poll, PollKind, PollState, PollStatus
 from voting.errors import Code, DomainError
 from voting.ratelimits import rate_limited
 
@@ -75,6 +78,28 @@ def _show_refusal(request: HttpRequest, refusal: DomainError, form=None) -> None
                 form.add_error(None, f"{name}: {message}")
             else:
                 messages.error(request, f"{name}: {message}")
+
+
+@login_required
+# Each open poll's insight is a few queries (cached); bounded like the other reads.
+@rate_limited("agency_read", methods=("GET",))
+@require_GET
+def agency_home(request: HttpRequest) -> HttpResponse:
+    """The user's agencies, and every open poll of theirs with its turnout sparkline
+    and surge badges."""
+    open_polls = [
+        {
+            **entry,
+            "sparkline": sparkline_svg(
+                entry["insight"]["turnout"],
+                label=_("Turnout over the last 48 hours: %(ballots)s")
+                % {"ballots": ballots_words(sum(p["ballots"] for p in entry["insight"]["turnout"]))},
+            ),
+        }
+        for entry in insight.open_polls_insight(user=request.user)
+    ]
+    context = {"memberships": memberships_of(user=request.user), "open_polls": open_polls}
+    return render(request, "agency/home.html", context)
 
 
 @login_required
@@ -390,3 +415,84 @@ def invalidation_decide(
     else:
         messages.success(request, done)
     return redirect("agency:polls:signals", agency_slug=agency.slug, poll_slug=poll.slug)
+
+
+@never_cache
+@login_required
+@rate_limited("agency_read", methods=("GET",))
+@require_GET
+def poll_insight(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpResponse:
+    """Turnout over time, by country and account age, surges, and the options over
+    time when the results are public. Who may read it is decided before the range."""
+    agency, _membership = _member_agency(request, agency_slug)
+    poll = insight.insight_poll_of(user=request.user, slug=poll_slug, agency=agency)
+    range_name = insight.parse_range(request.GET.get("range"))
+    document = insight.poll_insight(poll=poll, range_name=range_name)
+    chart = turnout_chart_svg(
+        document["turnout"],
+        title=_("Ballots over time: %(poll)s") % {"poll": poll.title},
+        step=document["step"],
+        time_zone=poll.timezone,
+    )
+    voter_map = None
+    if poll.kind == PollKind.CITY:
+        voter_map = voter_map_svg(
+            document["countries"], title=_("Voters by country: %(poll)s") % {"poll": poll.title}
+        )
+    context = {
+        "agency": agency,
+        "poll": poll,
+        "document": document,
+        "surges": _with_percent(document["surges"], "recent_share", "before_share"),
+        "countries": _with_percent(document["countries"], "share"),
+        "account_age": _with_percent(document["account_age"], "share"),
+        "turnout_rows": [(_moment(point["start"]), point["ballots"]) for point in document["turnout"]],
+        "option_rows": _option_rows(document.get("options", [])),
+        "chart": chart,
+        "voter_map": voter_map,
+        "ranges": list(insight.RANGES),
+        "range": range_name,
+        "cache_seconds": insight.insight_cache_seconds(),
+    }
+    return render(request, "agency/polls/insight.html", context)
+
+
+def _with_percent(rows: list[dict], *fields: str) -> list[dict]:
+    """Rows with ``<field without _share>_percent`` (or ``percent``) for the page."""
+    return [
+        {
+            **row,
+            **{(field.removesuffix("share") + "percent").lstrip("_"): row[field] * 100 for field in fields},
+        }
+        for row in rows
+    ]
+
+
+def _moment(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def _option_rows(options: list[dict]) -> list[tuple[datetime, list[int]]]:
+    """The options' series as table rows: one per bucket, one column per option."""
+    if not options:
+        return []
+    starts = [_moment(point["start"]) for point in options[0]["series"]]
+    return [
+        (start, [option["series"][index]["votes"] for option in options])
+        for index, start in enumerate(starts)
+    ]
+
+
+@never_cache
+@login_required
+@rate_limited("agency_read", methods=("GET",))
+@require_GET
+def poll_insight_csv(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpResponse:
+    """The insight page's numbers as CSV: the same document, so the same embargo."""
+    agency, _membership = _member_agency(request, agency_slug)
+    poll = insight.insight_poll_of(user=request.user, slug=poll_slug, agency=agency)
+    range_name = insight.parse_range(request.GET.get("range"))
+    document = insight.poll_insight(poll=poll, range_name=range_name)
+    response = HttpResponse(insight.insight_csv(document), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="insight-{poll.slug}-{range_name}.csv"'
+    return response

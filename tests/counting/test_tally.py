@@ -8,10 +8,19 @@ from http import HTTPStatus
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 
 from polls.checkpoints import checkpoint_create
-from polls.models import Ballot, BallotChoice, Checkpoint, OptionTally, PollTally
+from polls.models import (
+    Ballot,
+    BallotChoice,
+    Checkpoint,
+    InsightOptionHour,
+    InsightTurnout,
+    OptionTally,
+    PollTally,
+)
 from polls.receipts import receipt_hash, receipt_new
 from polls.services import ballot_cast
 from polls.tally import tally_refresh
@@ -124,6 +133,9 @@ def test_votes_racing_the_refresher_are_each_counted_exactly_once(settings):
     assert PollTally.objects.get(poll=poll).ballots == 30
     assert OptionTally.objects.get(poll=poll, option_id=seoul).votes == 30
     assert not Ballot.objects.filter(poll=poll, tallied=False).exists()
+    # The agency insight's counters are folded in the same transactions: exact too.
+    assert InsightTurnout.objects.filter(poll=poll).aggregate(n=Sum("ballots"))["n"] == 30
+    assert InsightOptionHour.objects.filter(poll=poll, option_id=seoul).aggregate(n=Sum("votes"))["n"] == 30
 
 
 @pytest.mark.django_db
