@@ -38,10 +38,10 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts import services as account_services
-from accounts.models import Role
+from accounts.models import AgencyApiToken, Role
 from polls.models import InvalidationRequest
 from tests.factories import DraftPollFactory, MembershipFactory, UserFactory, mfa_enable
-from tests.helpers import login_just_now, login_with_mfa, session_user
+from tests.helpers import agency_token, login_just_now, login_with_mfa, session_user
 from voting import errors as voting_errors
 
 pytestmark = pytest.mark.django_db
@@ -122,8 +122,8 @@ class Rule:
     mfa: bool = False  # a session that used a second factor
     recent: bool = False  # a session that proved a credential lately (identities sign in now)
     scope: Scope = Scope.AGENCY
-    # The agency API token scopes that may call it (agency API only); none yet. When
-    # tokens land: e.g. ``tokens=frozenset({"read", "write"})`` on the reads they serve.
+    # The agency API token scopes that may call it (agency API only; pages never take a
+    # token). Everything else refuses a token: docs/decisions/agency-api-tokens.md.
     tokens: frozenset[str] = frozenset()
 
     def __str__(self) -> str:
@@ -135,8 +135,12 @@ class Rule:
 ANALYST = Rule(Role.ANALYST)
 MANAGER = Rule(Role.MANAGER)
 MANAGER_MFA = Rule(Role.MANAGER, mfa=True)
+OWNER = Rule(Role.OWNER)
 OWNER_RECENT = Rule(Role.OWNER, recent=True)
+OWNER_MFA_RECENT = Rule(Role.OWNER, mfa=True, recent=True)
 SIGNED_IN = Rule(scope=Scope.SIGNED_IN)
+READ_TOKENS = frozenset({"read", "write"})
+WRITE_TOKENS = frozenset({"write"})
 
 RULES: dict[tuple[str, str], Rule] = {
     # Pages: /agency/...
@@ -146,6 +150,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("agency:invitation_accept", "POST"): Rule(scope=Scope.INVITEE),
     ("agency:members", "GET"): ANALYST,
     ("agency:members", "POST"): OWNER_RECENT,
+    ("agency:member_role", "POST"): OWNER_MFA_RECENT,
+    ("agency:member_remove", "POST"): OWNER_MFA_RECENT,
+    ("agency:invitation_revoke", "POST"): OWNER_MFA_RECENT,
+    ("agency:tokens", "GET"): OWNER,
+    ("agency:tokens", "POST"): OWNER_MFA_RECENT,
+    ("agency:token_revoke", "POST"): OWNER_MFA_RECENT,
     ("agency:audit_log", "GET"): ANALYST,
     ("agency:audit_log", "POST"): ANALYST,  # no declared methods: POST renders the same page
     ("agency:polls:list", "GET"): ANALYST,
@@ -155,6 +165,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("agency:polls:edit", "POST"): MANAGER,
     ("agency:polls:option_add", "POST"): MANAGER,
     ("agency:polls:option_remove", "POST"): MANAGER,
+    ("agency:polls:option_translations", "POST"): MANAGER,
+    ("agency:polls:insight", "GET"): ANALYST,
+    ("agency:polls:insight_csv", "GET"): ANALYST,
     ("agency:polls:schedule", "POST"): MANAGER_MFA,
     ("agency:polls:close", "POST"): MANAGER_MFA,
     ("agency:polls:cancel", "POST"): MANAGER_MFA,
@@ -164,24 +177,35 @@ RULES: dict[tuple[str, str], Rule] = {
     ("agency:polls:invalidation_approve", "POST"): MANAGER_MFA,
     ("agency:polls:invalidation_reject", "POST"): MANAGER_MFA,
     # API: /api/v1/agency/...
-    ("agency_api:polls", "GET"): SIGNED_IN,  # the polls of the caller's agencies (none for a fan)
-    ("agency_api:polls", "POST"): Rule(Role.MANAGER, scope=Scope.ANY_AGENCY),
-    ("agency_api:poll", "GET"): ANALYST,
-    ("agency_api:poll", "PATCH"): MANAGER,
-    ("agency_api:options", "POST"): MANAGER,
-    ("agency_api:option", "PATCH"): MANAGER,
-    ("agency_api:option", "DELETE"): MANAGER,
+    # The polls of the caller's agencies: agency staff only (a fan is refused).
+    ("agency_api:polls", "GET"): Rule(Role.ANALYST, scope=Scope.ANY_AGENCY, tokens=READ_TOKENS),
+    ("agency_api:polls", "POST"): Rule(Role.MANAGER, scope=Scope.ANY_AGENCY, tokens=WRITE_TOKENS),
+    ("agency_api:poll", "GET"): Rule(Role.ANALYST, tokens=READ_TOKENS),
+    ("agency_api:poll", "PATCH"): Rule(Role.MANAGER, tokens=WRITE_TOKENS),
+    ("agency_api:options", "POST"): Rule(Role.MANAGER, tokens=WRITE_TOKENS),
+    ("agency_api:option", "PATCH"): Rule(Role.MANAGER, tokens=WRITE_TOKENS),
+    ("agency_api:option", "DELETE"): Rule(Role.MANAGER, tokens=WRITE_TOKENS),
     ("agency_api:schedule", "POST"): MANAGER_MFA,
     ("agency_api:close", "POST"): MANAGER_MFA,
     ("agency_api:cancel", "POST"): MANAGER_MFA,
     ("agency_api:publish", "POST"): MANAGER_MFA,
-    ("agency_api:stats", "GET"): ANALYST,
+    ("agency_api:stats", "GET"): Rule(Role.ANALYST, tokens=READ_TOKENS),
+    ("agency_api:insight", "GET"): Rule(Role.ANALYST, tokens=READ_TOKENS),
     ("agency_api:signals", "GET"): MANAGER_MFA,
     ("agency_api:invalidations", "GET"): MANAGER_MFA,
     ("agency_api:invalidations", "POST"): MANAGER_MFA,
     ("agency_api:invalidation_approve", "POST"): MANAGER_MFA,
     ("agency_api:invalidation_reject", "POST"): MANAGER_MFA,
     ("agency_api:audit", "GET"): ANALYST,
+    ("agency_api:members", "GET"): ANALYST,
+    ("agency_api:member", "PATCH"): OWNER_MFA_RECENT,
+    ("agency_api:member", "DELETE"): OWNER_MFA_RECENT,
+    ("agency_api:invitations", "GET"): ANALYST,
+    ("agency_api:invitations", "POST"): OWNER_RECENT,
+    ("agency_api:invitation", "DELETE"): OWNER_MFA_RECENT,
+    ("agency_api:tokens", "GET"): OWNER,
+    ("agency_api:tokens", "POST"): OWNER_MFA_RECENT,
+    ("agency_api:token", "DELETE"): OWNER_MFA_RECENT,
 }
 
 
@@ -221,9 +245,7 @@ def _session(user_of: Callable[["World"], object], *, mfa: bool):
 
 
 # Signed-in identities sign in just now (a recent authentication); the staff with TOTP.
-# A token identity is two lines, e.g. (``World`` making the token):
-#   Identity("read_only_token", lambda client, w: {"Authorization": f"Bearer {w.read_token}"},
-#            token_scope="read"),
+# Token identities send an agency API token of the target agency and no session.
 IDENTITIES = [
     Identity("anonymous"),
     Identity("fan", _session(lambda w: w.fan, mfa=False)),
@@ -237,6 +259,12 @@ IDENTITIES = [
     Identity("manager", _session(lambda w: w.manager, mfa=True), role=Role.MANAGER, mfa_used=True),
     Identity("owner", _session(lambda w: w.owner, mfa=True), role=Role.OWNER, mfa_used=True),
     Identity("owner_without_mfa", _session(lambda w: w.owner_without_mfa, mfa=False), role=Role.OWNER),
+    Identity(
+        "read_only_token", lambda client, w: {"Authorization": f"Bearer {w.read_token}"}, token_scope="read"
+    ),
+    Identity(
+        "read_write_token", lambda client, w: {"Authorization": f"Bearer {w.write_token}"}, token_scope="write"
+    ),
 ]
 
 RANK = {Role.ANALYST: 0, Role.MANAGER: 1, Role.OWNER: 2}
@@ -283,10 +311,21 @@ class World:
     option: object
     invalidation: object
     invitation_token: str
+    invitation_id: int
+    member_id: int
+    api_token_id: int
+    read_token: str
+    write_token: str
 
     def kwargs_for(self, endpoint: Endpoint) -> dict:
         """Values for the route's parameters, all naming things of the target agency."""
-        agency_slug_routes = ("<slug:slug>/members/", "<slug:slug>/audit/", "agencies/<slug:slug>/")
+        agency_slug_routes = (
+            "<slug:slug>/members/",
+            "<slug:slug>/audit/",
+            "<slug:slug>/tokens/",
+            "<slug:slug>/invitations/",
+            "agencies/<slug:slug>/",
+        )
         values = {
             "agency_slug": self.agency.slug,
             "poll_slug": self.poll.slug,
@@ -296,6 +335,9 @@ class World:
             "option_id": self.option.pk,
             "request_id": self.invalidation.pk,
             "token": self.invitation_token,
+            "invitation_id": self.invitation_id,
+            "member_id": self.member_id,
+            "token_id": self.api_token_id,
         }
         names = [part.split(">")[0].split(":")[-1] for part in endpoint.route.split("<")[1:]]
         missing = [name for name in names if name not in values]
@@ -325,9 +367,11 @@ def world(db) -> World:
         size=0,
         requested_by=members[Role.MANAGER],
     )
-    _invitation, token = account_services.invitation_create(
+    invitation, token = account_services.invitation_create(
         agency=agency, inviter=session_user(owner), email="invitee@example.com", role=Role.ANALYST
     )
+    read_token = agency_token(agency, scope="read", owner=owner)
+    write_token = agency_token(agency, scope="write", owner=owner)
     return World(
         agency=agency,
         owner=owner,
@@ -340,6 +384,11 @@ def world(db) -> World:
         option=poll.options.first(),
         invalidation=invalidation,
         invitation_token=token,
+        invitation_id=invitation.pk,
+        member_id=agency.memberships.get(user=members[Role.ANALYST]).pk,
+        api_token_id=AgencyApiToken.objects.filter(agency=agency).earliest("pk").pk,
+        read_token=read_token,
+        write_token=write_token,
     )
 
 
