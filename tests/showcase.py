@@ -10,17 +10,21 @@ import io
 import mimetypes
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 from PIL import Image, ImageDraw
 
-from polls.models import Option, PollKind, ResultsVisibility, VotingMethod
+from polls.agency.options import option_add
+from polls.models import Poll, PollKind, PollState, ResultsVisibility, VotingMethod
 from polls.services import ballot_cast
+from polls.tally import tally_refresh
 from tests.factories import AgencyFactory, DraftPollFactory, MembershipFactory, PollFactory, UserFactory
-from tests.helpers import login_with_mfa
+from tests.helpers import draft_without_options, login_with_mfa, session_user
 
 # Korean and Thai are the Asian languages of issue 13; Thai renders in English until
 # its catalogue ships (the pages still declare what they are in, checked by axe).
@@ -55,7 +59,11 @@ class Showcase:
         }
 
     def agency_paths(self) -> dict[str, str]:
-        names = {"agency": self.agency.slug, "poll": self.polls["single"].slug, "draft": self.polls["draft"].slug}
+        names = {
+            "agency": self.agency.slug,
+            "poll": self.polls["single"].slug,
+            "draft": self.polls["draft"].slug,
+        }
         return {name: path.format(**names) for name, path in AGENCY_PAGES.items()}
 
 
@@ -105,12 +113,7 @@ def showcase_build(*, votes: int = 3) -> Showcase:
             results_visibility=live,
             option_labels=[name for name, *_ in CITIES],
         ),
-        "design": PollFactory(
-            agency=agency,
-            title="Tour merch",
-            kind=PollKind.DESIGN,
-            option_labels=[name for name, _ in DESIGNS],
-        ),
+        "design": design_poll_with_uploads(agency, owner, title="Tour merch"),
         "draft": DraftPollFactory(agency=agency, title="Winter fan meeting"),
     }
     for option, (_name, country, latitude, longitude) in zip(
@@ -118,10 +121,23 @@ def showcase_build(*, votes: int = 3) -> Showcase:
     ):
         option.country, option.latitude, option.longitude = country, latitude, longitude
         option.save()
-    for option, (_name, colour) in zip(polls["design"].options.all(), DESIGNS, strict=True):
-        option.image.save("design.png", ContentFile(design_png(colour)), save=True)
     _cast_some(polls, votes)
     return Showcase(agency=agency, owner=owner, polls=polls)
+
+
+def design_poll_with_uploads(agency, manager, **fields):
+    """An open design poll whose images went through the agency's upload (checked,
+    stripped of metadata, sized, with their renditions), as in production."""
+    poll = draft_without_options(agency, kind=PollKind.DESIGN, **fields)
+    actor = session_user(manager)
+    for name, colour in DESIGNS:
+        upload = SimpleUploadedFile(f"{name}.png", design_png(colour), content_type="image/png")
+        option_add(poll=poll, actor=actor, data={"label": name}, image=upload)
+    now = timezone.now()
+    Poll.objects.filter(pk=poll.pk).update(
+        state=PollState.SCHEDULED, opens_at=now - timedelta(hours=1), closes_at=now + timedelta(days=7)
+    )
+    return Poll.objects.get(pk=poll.pk)
 
 
 def _cast_some(polls: dict, votes: int) -> None:
@@ -132,6 +148,8 @@ def _cast_some(polls: dict, votes: int) -> None:
             order = ids[number % len(ids) :] + ids[: number % len(ids)]
             choices = order if key == "ranked" else order[:1]
             ballot_cast(poll=polls[key], voter=voter, choices=choices, client_ip=f"198.51.100.{number + 1}")
+    for key in ("single", "city", "ranked"):
+        tally_refresh(poll=polls[key])  # the worker's job, every TALLY_INTERVAL
 
 
 # ------------------------------------------------------------------ browser side

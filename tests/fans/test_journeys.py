@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 
 from polls.models import Ballot, PollKind, ResultsVisibility, VotingMethod
 from polls.receipts import receipt_hash
+from polls.tally import tally_refresh
 from tests.factories import AgencyFactory, PollFactory
 from tests.fans.test_browser import (
     NO_SIDEWAYS_SCROLL,
@@ -26,7 +27,15 @@ from tests.fans.test_browser import (
     playwright,
 )
 from tests.helpers import FAN_PASSWORD
-from tests.showcase import ARTIFACTS, ballot_fill, report_keep, ballot_submit, language_context, receipt_fill, receipt_submit
+from tests.showcase import (
+    ARTIFACTS,
+    ballot_fill,
+    ballot_submit,
+    language_context,
+    receipt_fill,
+    receipt_submit,
+    report_keep,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -143,6 +152,8 @@ def test_fan_journey_from_sign_up_to_results(browser, live_server, language, wid
         expect(page.get_by_role("link", name=poll.title)).to_be_visible()
     album.take("my-votes")
 
+    for poll in polls.values():
+        tally_refresh(poll=poll)  # the worker's job, every TALLY_INTERVAL
     for key in ("single", "ranked"):
         page.goto(f"{base}/polls/{polls[key].slug}/results/")
         expect(page.locator(".bar-row").first).to_be_visible()

@@ -39,7 +39,7 @@ class Meter:
     def __init__(self, page):
         self.page = page
         self.requests = []
-        page.on("requestfinished", self.requests.append)
+        page.on("requestfinished", lambda request: self.requests.append(request))
 
     def load(self, action) -> dict:
         self.requests.clear()

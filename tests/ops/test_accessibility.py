@@ -60,7 +60,9 @@ def axe_source() -> str:
 def axe_table():
     yield
     if REPORT:
-        report_keep("axe-core violations by impact (critical/serious/moderate/minor)", axe_report_table(), "axe.txt")
+        report_keep(
+            "axe-core violations by impact (critical/serious/moderate/minor)", axe_report_table(), "axe.txt"
+        )
         (ARTIFACTS / "axe-details.txt").write_text("".join(f"{line}\n" for line in DETAILS))
 
 
@@ -97,7 +99,9 @@ def axe_violations(page) -> list[dict]:
 def record(name: str, language: str, page, found: list) -> None:
     violations = axe_violations(page)
     REPORT[(name, language)] = Counter(v["impact"] for v in violations)
-    described = [(v, f"{language} {name}: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}") for v in violations]
+    described = [
+        (v, f"{language} {name}: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}") for v in violations
+    ]
     DETAILS.extend(text for _v, text in described)
     found.extend(text for v, text in described if v["impact"] in BLOCKING)
 
