@@ -35,15 +35,17 @@ test: $(STAMP) chromium axe
 # be downloaded any other way here. When it is missing, root gets it from apt (as .ci/run
 # did); anyone else is told in one line what to install. Never a silent skip.
 CHROMIUM ?= /usr/bin/chromium
-CHROMIUM_PACKAGES := chromium fonts-noto-cjk
+# Fonts: Korean, Japanese and Chinese (Noto CJK) and Thai (TLWG), so that the journeys'
+# screenshots show the fans' scripts, not empty boxes.
+CHROMIUM_PACKAGES := chromium fonts-noto-cjk fonts-thai-tlwg
 
 chromium:
-	@test -x $(CHROMIUM) && exit 0; \
+	@test -x $(CHROMIUM) && fc-list :lang=ko | grep -q . && fc-list :lang=th | grep -q . && exit 0; \
 	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
-	  echo "make test needs Chromium at $(CHROMIUM) for the browser tests: install Debian's packages $(CHROMIUM_PACKAGES) (sudo apt-get install -y $(CHROMIUM_PACKAGES)), then run make test again." >&2; \
+	  echo "make test needs Chromium at $(CHROMIUM) and CJK and Thai fonts for the browser tests: install Debian's packages $(CHROMIUM_PACKAGES) (sudo apt-get install -y $(CHROMIUM_PACKAGES)), then run make test again." >&2; \
 	  exit 1; \
 	fi; \
-	echo "Chromium is missing at $(CHROMIUM): installing $(CHROMIUM_PACKAGES) with apt-get"; \
+	echo "Chromium at $(CHROMIUM) or its CJK and Thai fonts are missing: installing $(CHROMIUM_PACKAGES) with apt-get"; \
 	export DEBIAN_FRONTEND=noninteractive; \
 	apt-get update -qq && apt-get install -y -qq $(CHROMIUM_PACKAGES) >/dev/null || exit 1; \
 	test -x $(CHROMIUM) || { echo "apt-get installed $(CHROMIUM_PACKAGES) but $(CHROMIUM) is still missing" >&2; exit 1; }

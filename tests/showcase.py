@@ -63,6 +63,7 @@ class Showcase:
             "agency": self.agency.slug,
             "poll": self.polls["single"].slug,
             "draft": self.polls["draft"].slug,
+            "design_draft": self.polls["design draft"].slug,
         }
         return {name: path.format(**names) for name, path in AGENCY_PAGES.items()}
 
@@ -73,6 +74,9 @@ class Showcase:
 AGENCY_PAGES = {
     "agency poll list": "/agency/{agency}/polls/",
     "agency poll editor": "/agency/{agency}/polls/{draft}/",
+    "agency poll editor (design)": "/agency/{agency}/polls/{design_draft}/",
+    "agency open poll": "/agency/{agency}/polls/{poll}/",
+    "agency fraud signals": "/agency/{agency}/polls/{poll}/signals/",
 }
 
 
@@ -115,6 +119,7 @@ def showcase_build(*, votes: int = 3) -> Showcase:
         ),
         "design": design_poll_with_uploads(agency, owner, title="Tour merch"),
         "draft": DraftPollFactory(agency=agency, title="Winter fan meeting"),
+        "design draft": design_draft_with_uploads(agency, owner, title="Winter merch"),
     }
     for option, (_name, country, latitude, longitude) in zip(
         polls["city"].options.all(), CITIES, strict=True
@@ -125,14 +130,20 @@ def showcase_build(*, votes: int = 3) -> Showcase:
     return Showcase(agency=agency, owner=owner, polls=polls)
 
 
-def design_poll_with_uploads(agency, manager, **fields):
-    """An open design poll whose images went through the agency's upload (checked,
+def design_draft_with_uploads(agency, manager, **fields):
+    """A draft design poll whose images went through the agency's upload (checked,
     stripped of metadata, sized, with their renditions), as in production."""
     poll = draft_without_options(agency, kind=PollKind.DESIGN, **fields)
     actor = session_user(manager)
     for name, colour in DESIGNS:
         upload = SimpleUploadedFile(f"{name}.png", design_png(colour), content_type="image/png")
         option_add(poll=poll, actor=actor, data={"label": name}, image=upload)
+    return poll
+
+
+def design_poll_with_uploads(agency, manager, **fields):
+    """``design_draft_with_uploads``, open since an hour."""
+    poll = design_draft_with_uploads(agency, manager, **fields)
     now = timezone.now()
     Poll.objects.filter(pk=poll.pk).update(
         state=PollState.SCHEDULED, opens_at=now - timedelta(hours=1), closes_at=now + timedelta(days=7)
