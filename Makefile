@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench cluster capacity chaos soak messages install worker chromium
+.PHONY: run test lint format bench cluster capacity chaos soak messages install worker chromium axe
 
 install: $(STAMP)
 
@@ -28,25 +28,49 @@ run: $(STAMP)
 	$(PY) manage.py encore_worker & worker=$$!; \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium axe
 	CHROMIUM=$(CHROMIUM) $(PY) -m pytest
 
 # The browser tests (tests/fans/test_browser.py) drive Debian's Chromium: browsers cannot
 # be downloaded any other way here. When it is missing, root gets it from apt (as .ci/run
 # did); anyone else is told in one line what to install. Never a silent skip.
 CHROMIUM ?= /usr/bin/chromium
-CHROMIUM_PACKAGES := chromium fonts-noto-cjk
+# Fonts: Korean, Japanese and Chinese (Noto CJK) and Thai (TLWG), so that the journeys'
+# screenshots show the fans' scripts, not empty boxes.
+CHROMIUM_PACKAGES := chromium fonts-noto-cjk fonts-thai-tlwg
 
 chromium:
-	@test -x $(CHROMIUM) && exit 0; \
+	@test -x $(CHROMIUM) && fc-list :lang=ko | grep -q . && fc-list :lang=th | grep -q . && exit 0; \
 	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
-	  echo "make test needs Chromium at $(CHROMIUM) for the browser tests: install Debian's packages $(CHROMIUM_PACKAGES) (sudo apt-get install -y $(CHROMIUM_PACKAGES)), then run make test again." >&2; \
+	  echo "make test needs Chromium at $(CHROMIUM) and CJK and Thai fonts for the browser tests: install Debian's packages $(CHROMIUM_PACKAGES) (sudo apt-get install -y $(CHROMIUM_PACKAGES)), then run make test again." >&2; \
 	  exit 1; \
 	fi; \
-	echo "Chromium is missing at $(CHROMIUM): installing $(CHROMIUM_PACKAGES) with apt-get"; \
+	echo "Chromium at $(CHROMIUM) or its CJK and Thai fonts are missing: installing $(CHROMIUM_PACKAGES) with apt-get"; \
 	export DEBIAN_FRONTEND=noninteractive; \
 	apt-get update -qq && apt-get install -y -qq $(CHROMIUM_PACKAGES) >/dev/null || exit 1; \
 	test -x $(CHROMIUM) || { echo "apt-get installed $(CHROMIUM_PACKAGES) but $(CHROMIUM) is still missing" >&2; exit 1; }
+
+# The accessibility test (tests/ops/test_accessibility.py) injects axe-core, pinned in
+# package.json and package-lock.json and installed with `npm ci` into node_modules/ (git
+# ignored). Without node and npm, root gets Debian's nodejs and npm from apt (as for
+# Chromium); anyone else is told in one line what to install.
+AXE := node_modules/axe-core/axe.min.js
+NODE_PACKAGES := nodejs npm
+
+axe: $(AXE)
+
+$(AXE): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "make test needs npm to install axe-core for the accessibility test: install Debian's packages $(NODE_PACKAGES) (sudo apt-get install -y $(NODE_PACKAGES)), then run make test again." >&2; \
+	    exit 1; \
+	  fi; \
+	  echo "npm is missing: installing $(NODE_PACKAGES) with apt-get"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq $(NODE_PACKAGES) >/dev/null || exit 1; \
+	}
+	npm ci --no-audit --no-fund --loglevel=error
+	@test -f $(AXE) && touch $(AXE)
 
 # ruff (checks and format), then the architecture's borders (import-linter contracts
 # in pyproject.toml).

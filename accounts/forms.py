@@ -48,6 +48,13 @@ class EncoreSignupForm(SignupForm):
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial["shown_at"] = form_stamp()
+        honeypot = self.fields.get("website")
+        if honeypot is not None:
+            # allauth renders it with an empty label and autocomplete="nope": a screen
+            # reader user would meet a nameless field and a browser an invalid token.
+            # Named as on the ballot form; site.css keeps it off screen.
+            honeypot.label = _("Leave this empty")
+            honeypot.widget.attrs["autocomplete"] = "off"
 
     def clean(self):
         cleaned = super().clean()

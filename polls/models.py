@@ -252,6 +252,13 @@ class Option(models.Model):
         blank=True,
         validators=[FileExtensionValidator(["png", "jpg", "jpeg", "webp"])],
     )
+    # Set with the image at upload (polls/agency/options.py), read by the fan pages: the
+    # stored size gives <img> its width and height (no layout shift while it loads),
+    # and the smaller renditions ([{"name", "width", "height"}], narrowest first) its
+    # srcset, so that a phone downloads a 480-pixel WebP, not a 4,096-pixel original.
+    image_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    image_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    image_renditions = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
         ordering = ["position", "id"]
@@ -273,6 +280,23 @@ class Option(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+    @property
+    def image_srcset(self) -> str:
+        """The ``srcset`` of the design image: its renditions and the original, each with
+        its width; empty when the image has no renditions (then ``src`` alone serves)."""
+        if not self.image or not self.image_renditions or not self.image_width:
+            return ""
+        storage = self.image.storage
+        candidates = [f"{storage.url(r['name'])} {r['width']}w" for r in self.image_renditions]
+        return ", ".join([*candidates, f"{self.image.url} {self.image_width}w"])
+
+    @property
+    def image_files(self) -> list[str]:
+        """Every stored file of the design image (original and renditions)."""
+        if not self.image:
+            return []
+        return [self.image.name, *(r["name"] for r in self.image_renditions)]
 
 
 class BallotStatus(models.TextChoices):

@@ -12,6 +12,15 @@ from django.core.management import call_command
 from polls.selectors import process_caches_clear
 from tests.factories import AgencyFactory, MembershipFactory, PollFactory, UserFactory
 from tests.helpers import ROOT, database_url, free_port, redis_answers, wait_until_up
+from tests.showcase import REPORTS
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The figures the browser sweeps measured (axe, page weights, screenshots), shown
+    without -s so that CI's log carries them."""
+    for title, text in REPORTS.items():
+        terminalreporter.write_sep("-", title)
+        terminalreporter.write_line(text)
 
 
 @pytest.fixture(autouse=True)

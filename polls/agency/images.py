@@ -85,3 +85,37 @@ def _reencoded(image) -> bytes:
     options = {"quality": 90} if image_format in ("JPEG", "WEBP") else {}
     pixels.save(out, format=image_format, **options)
     return out.getvalue()
+
+
+# Widths of the smaller copies served to the fan pages (srcset): a phone's column at two
+# or three device pixels per CSS pixel, and a grid cell on a wide screen.
+RENDITION_WIDTHS = (480, 960)
+RENDITION_QUALITY = 80
+
+
+def design_renditions(data: bytes) -> list[tuple[int, int, bytes]]:
+    """(width, height, WebP bytes) of the image scaled down to each rendition width
+    narrower than the image itself, narrowest first. ``data`` is an image
+    ``image_without_metadata`` made, so it decodes. WebP is smaller than PNG or JPEG at
+    the same look and every browser that reads srcset shows it."""
+    with Image.open(io.BytesIO(data)) as picture:
+        picture.load()
+        width, height = picture.size
+        has_alpha = picture.mode in ("RGBA", "LA") or (picture.mode == "P" and "transparency" in picture.info)
+        source = picture.convert("RGBA" if has_alpha else "RGB")
+    renditions = []
+    for target in RENDITION_WIDTHS:
+        if target >= width:
+            break
+        scaled_height = max(1, round(height * target / width))
+        out = io.BytesIO()
+        source.resize((target, scaled_height), Image.Resampling.LANCZOS).save(
+            out, format="WEBP", quality=RENDITION_QUALITY, method=4
+        )
+        renditions.append((target, scaled_height, out.getvalue()))
+    return renditions
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as picture:
+        return picture.size

@@ -19,7 +19,7 @@ from accounts.models import Role, User
 from accounts.permissions import check_agency_action
 from accounts.services import audit_record
 from polls.agency.audit_snapshots import option_snapshot
-from polls.agency.images import check_design_image, image_without_metadata
+from polls.agency.images import check_design_image, design_renditions, image_size, image_without_metadata
 from polls.agency.rules import (
     COORDINATE_STEP,
     OPTION_COMMON_FIELDS,
@@ -29,7 +29,7 @@ from polls.agency.rules import (
 )
 from polls.content_languages import OPTION_TRANSLATED_FIELDS, language_name, translations_cleaned
 from polls.errors import PollChangeRefused, PollDataInvalid
-from polls.models import MAX_OPTIONS, Option, Poll, PollKind
+from polls.models import MAX_OPTIONS, Option, Poll, PollKind, design_image_path
 from voting.errors import Code
 
 
@@ -136,8 +136,23 @@ def _save_option(option: Option) -> None:
 
 
 def _attach_image(option: Option, image, extension: str) -> None:
+    """Give the option the image, its size and its smaller renditions. The renditions
+    are written now, under names of their own (the original's is chosen when the option
+    is saved); a rolled-back transaction leaves them behind unreferenced, as it does the
+    original."""
+    clean = image_without_metadata(image)
     # The stored name follows what the file is, not what the uploader called it.
-    option.image = ContentFile(image_without_metadata(image), name=f"design.{extension}")
+    option.image = ContentFile(clean, name=f"design.{extension}")
+    option.image_width, option.image_height = image_size(clean)
+    storage = Option._meta.get_field("image").storage
+    option.image_renditions = [
+        {
+            "name": storage.save(design_image_path(option, f"design-{width}w.webp"), ContentFile(data)),
+            "width": width,
+            "height": height,
+        }
+        for width, height, data in design_renditions(clean)
+    ]
 
 
 def _checked_image_extension(poll: Poll, image: UploadedFile | None) -> str:
@@ -150,11 +165,10 @@ def _checked_image_extension(poll: Poll, image: UploadedFile | None) -> str:
     return check_design_image(image)
 
 
-def _delete_file_on_commit(name: str) -> None:
-    if not name:
-        return
+def _delete_files_on_commit(names: list[str]) -> None:
     storage = Option._meta.get_field("image").storage
-    transaction.on_commit(lambda: storage.delete(name))
+    for name in names:
+        transaction.on_commit(lambda name=name: storage.delete(name))
 
 
 def option_add(
@@ -226,7 +240,7 @@ def option_update(
         _check_option_editable(poll)
         option = Option.objects.get(pk=option.pk)
         before = option_snapshot(option)
-        old_image = option.image.name if option.image else ""
+        old_files = option.image_files
         _apply_option_data(option, poll.kind, data, language=poll.language)
         if image is not None:
             _attach_image(option, image, extension)
@@ -237,7 +251,7 @@ def option_update(
             raise PollDataInvalid(problems)
         _save_option(option)
         if image is not None:
-            _delete_file_on_commit(old_image)
+            _delete_files_on_commit(old_files)
         after = option_snapshot(option)
         audit_record(
             agency=poll.agency,
@@ -265,7 +279,7 @@ def option_remove(*, option: Option, actor: User, ip_address: str | None = None)
         if option is None:
             raise PollChangeRefused(Code.NOT_FOUND, _("Not found."))
         before = {"poll": poll.slug, **option_snapshot(option)}
-        image_name = option.image.name if option.image else ""
+        files = option.image_files
         audit_record(
             agency=poll.agency,
             actor=actor,
@@ -275,4 +289,4 @@ def option_remove(*, option: Option, actor: User, ip_address: str | None = None)
             ip_address=ip_address,
         )
         option.delete()
-        _delete_file_on_commit(image_name)
+        _delete_files_on_commit(files)

@@ -42,7 +42,7 @@ def browser_type_launch_args(browser_type_launch_args):
     if not os.access(chromium, os.X_OK):
         pytest.fail(
             f"Chromium is missing at {chromium}: run `make chromium` as root, or "
-            "`apt-get install chromium fonts-noto-cjk`",
+            "`apt-get install chromium fonts-noto-cjk fonts-thai-tlwg`",
             pytrace=False,
         )
     return {
