@@ -263,7 +263,9 @@ IDENTITIES = [
         "read_only_token", lambda client, w: {"Authorization": f"Bearer {w.read_token}"}, token_scope="read"
     ),
     Identity(
-        "read_write_token", lambda client, w: {"Authorization": f"Bearer {w.write_token}"}, token_scope="write"
+        "read_write_token",
+        lambda client, w: {"Authorization": f"Bearer {w.write_token}"},
+        token_scope="write",
     ),
 ]
 
