@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "allauth.usersessions",
     "accounts",
     "polls",
+    "polls.participation",
 ]
 SOCIALACCOUNT_PROVIDERS = social_providers_from_env(os.environ)
 INSTALLED_APPS += [f"allauth.socialaccount.providers.{name}" for name in SOCIALACCOUNT_PROVIDERS]
@@ -271,6 +272,9 @@ RATE_LIMITS = {
     "account_write": [("account", "30/h"), ("ip", "120/h")],
     # A fan's download of their data (GET /api/v1/me/data/, /accounts/data/) reads every table.
     "personal_data": [("account", "30/h"), ("ip", "120/h")],
+    # Fans' proposals, supports and follows (polls/participation): as many as a person
+    # clicks, far fewer than a script.
+    "participate": [("account", "30/m"), ("network", "600/m")],
 }
 RATE_LIMITS.update(env_json("RATE_LIMITS", default={}))
 
