@@ -66,9 +66,7 @@ def _index() -> _Index:
             key = normalised(name)
             if key:
                 by_name.setdefault(key, set()).add(city.geoname_id)
-    ordered = {
-        key: tuple(sorted(ids, key=lambda i: -cities[i].population)) for key, ids in by_name.items()
-    }
+    ordered = {key: tuple(sorted(ids, key=lambda i: -cities[i].population)) for key, ids in by_name.items()}
     return _Index(cities=cities, by_name=ordered, names=tuple(sorted(ordered)))
 
 

@@ -96,7 +96,9 @@ class OpenCall(models.Model):
                 condition=Q(max_supports_per_fan__gte=1, max_supports_per_fan__lte=MAX_SUPPORTS_PER_FAN),
                 name="participation_call_supports_range",
             ),
-            models.CheckConstraint(condition=Q(kind__in=PollKind.values), name="participation_call_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(kind__in=PollKind.values), name="participation_call_kind_valid"
+            ),
         ]
 
     def __str__(self) -> str:

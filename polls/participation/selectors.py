@@ -7,7 +7,15 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from polls.models import Poll, PollStatus
-from polls.participation.models import Artist, Follow, HiddenReason, OpenCall, Proposal, ProposalState, Support
+from polls.participation.models import (
+    Artist,
+    Follow,
+    HiddenReason,
+    OpenCall,
+    Proposal,
+    ProposalState,
+    Support,
+)
 from polls.selectors import polls_with_status
 
 
@@ -19,7 +27,10 @@ def artist_follower_ids(artist: Artist) -> Iterator[int]:
     """Ids of the artist's followers, streamed in id order (for the notification
     fan-out: any number of followers, constant memory)."""
     return (
-        Follow.objects.filter(artist=artist).order_by("fan_id").values_list("fan_id", flat=True).iterator(2000)
+        Follow.objects.filter(artist=artist)
+        .order_by("fan_id")
+        .values_list("fan_id", flat=True)
+        .iterator(2000)
     )
 
 

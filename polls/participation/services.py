@@ -101,7 +101,9 @@ def normalised_text(text: str) -> str:
 
 def _clean_text(text) -> str:
     if not isinstance(text, str):
-        raise ParticipationRefused(Code.INVALID, _("Write your suggestion."), fields={"text": [_("Required.")]})
+        raise ParticipationRefused(
+            Code.INVALID, _("Write your suggestion."), fields={"text": [_("Required.")]}
+        )
     cleaned = re.sub(r"\s+", " ", text).strip()
     if not normalised(cleaned):
         raise ParticipationRefused(
@@ -260,7 +262,9 @@ def support_add(
     return _support_write(call=call, proposal=proposal, fan=fan, moment=now, client=client or Client())
 
 
-def _support_write(*, call: OpenCall, proposal: Proposal, fan: User, moment: datetime, client: Client) -> Support:
+def _support_write(
+    *, call: OpenCall, proposal: Proposal, fan: User, moment: datetime, client: Client
+) -> Support:
     """Take the first free slot below the call's cap, or refuse. As for ballots, the
     unique (call, voter, slot) index decides under concurrency: every attempt either
     takes a slot or hits a row another request committed."""
