@@ -20,6 +20,7 @@ from accounts.client_ip import network_of
 from accounts.models import User
 from accounts.voter_cards import voter_card_of
 from polls.eligibility import check_voter_eligible
+from polls.errors import VoteRefused
 from polls.images import check_design_image, image_without_metadata
 from polls.models import PollKind
 from polls.participation.cities import City, city_best_match, city_by_id, normalised
@@ -92,7 +93,10 @@ def check_participant(*, call: OpenCall, fan: User, moment: datetime) -> None:
     check_call_open(call=call, moment=moment)
     if not fan.is_authenticated:
         raise ParticipationRefused(Code.NOT_AUTHENTICATED, _("Sign in first."))
-    check_voter_eligible(poll=call, voter=voter_card_of(fan))
+    try:
+        check_voter_eligible(poll=call, voter=voter_card_of(fan))
+    except VoteRefused as refusal:
+        raise ParticipationRefused(refusal.code, refusal.detail, **refusal.extra) from None
 
 
 def normalised_text(text: str) -> str:
