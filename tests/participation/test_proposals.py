@@ -33,7 +33,9 @@ def test_jakarta_however_typed_is_one_proposal_supported_by_each_fan(city_call):
 
 def test_a_city_picked_by_its_geonames_id_is_the_same_proposal_as_its_name(city_call):
     proposal, _ = services.proposal_create(call=city_call, fan=UserFactory(verified=True), geoname_id=JAKARTA)
-    again, created = services.proposal_create(call=city_call, fan=UserFactory(verified=True), city_name="JAKARTA")
+    again, created = services.proposal_create(
+        call=city_call, fan=UserFactory(verified=True), city_name="JAKARTA"
+    )
     assert again.pk == proposal.pk and not created
 
 
@@ -45,7 +47,9 @@ def test_an_unknown_city_is_refused_as_invalid(city_call):
 
 def test_song_texts_differing_in_case_accents_and_spaces_are_one_proposal(song_call):
     one, _ = services.proposal_create(call=song_call, fan=UserFactory(verified=True), text="Café  Nights")
-    two, created = services.proposal_create(call=song_call, fan=UserFactory(verified=True), text=" cafe nights")
+    two, created = services.proposal_create(
+        call=song_call, fan=UserFactory(verified=True), text=" cafe nights"
+    )
     assert one.pk == two.pk and not created
     assert one.label == "Café Nights"
 
@@ -75,7 +79,9 @@ def test_a_call_open_to_phone_verified_fans_refuses_email_only_ones(artist):
 
 
 def test_a_closed_call_takes_no_proposal(artist):
-    call = open_call(artist, opens_at=timezone.now() - timedelta(days=3), closes_at=timezone.now() - timedelta(days=1))
+    call = open_call(
+        artist, opens_at=timezone.now() - timedelta(days=3), closes_at=timezone.now() - timedelta(days=1)
+    )
     with pytest.raises(services.ParticipationRefused) as refusal:
         services.proposal_create(call=call, fan=UserFactory(verified=True), city_name="Seoul")
     assert refusal.value.code == "poll_closed"
