@@ -161,9 +161,9 @@ class ArtistListView(APIView):
         responses={201: ArtistOutputSerializer, **REFUSALS},
     )
     def post(self, request):
-        agency, _membership = agency_of_member(
-            user=request.user, slug=str(request.data.get("agency", ""))[:80]
-        )
+        # Who may act is asked before the body is validated: only the agency is read first.
+        body = request.data if isinstance(request.data, dict) else {}
+        agency, _membership = agency_of_member(user=request.user, slug=str(body.get("agency", ""))[:80])
         check_agency_action(user=request.user, agency=agency, least=Role.MANAGER)
         payload = ArtistCreateInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

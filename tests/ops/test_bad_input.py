@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from polls.models import InvalidationRequest
+from polls.participation.models import Artist, OpenCall, Proposal
 from tests.factories import MembershipFactory, PollFactory
 from tests.helpers import login_with_mfa, session_token
 
@@ -91,11 +92,22 @@ def path_values(agency, member) -> dict[str, str]:
     request = InvalidationRequest.objects.create(
         poll=poll, status="invalidated", reason="bot_network", ballot_ids=[], size=0, requested_by=member
     )
+    artist = Artist.objects.create(agency=agency, name="Nova", slug="nova")
+    call = OpenCall.objects.create(
+        artist=artist,
+        question="Which city?",
+        kind="other",
+        opens_at=poll.opens_at,
+        closes_at=poll.closes_at,
+    )
+    proposal = Proposal.objects.create(call=call, proposer=member, label="Idea", dedupe_key="text:idea")
     return {
         "slug": poll.slug,
         "option_id": str(poll.options.first().pk),
         "request_id": str(request.pk),
         "receipt": "ABCDE",
+        "call_id": str(call.pk),
+        "proposal_id": str(proposal.pk),
     }
 
 
