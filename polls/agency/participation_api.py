@@ -122,18 +122,15 @@ def _artist_data(artist: Artist) -> dict:
 
 
 def _call_data(call: OpenCall) -> dict:
-    call.hidden = selectors.hidden_counts(call=call)
-    call.proposals_all = list(selectors.all_proposals(call=call)[:1000])
-    data = AgencyCallOutputSerializer(
+    fields = ("id", "artist", "question", "kind", "opens_at", "closes_at", "max_supports_per_fan")
+    return AgencyCallOutputSerializer(
         {
-            **{f: getattr(call, f) for f in ("id", "artist", "question", "kind", "opens_at", "closes_at")},
-            "max_supports_per_fan": call.max_supports_per_fan,
+            **{name: getattr(call, name) for name in fields},
             "least_verification": call.least_verification,
-            "hidden": call.hidden,
-            "proposals": call.proposals_all,
+            "hidden": selectors.hidden_counts(call=call),
+            "proposals": list(selectors.all_proposals(call=call)[:1000]),
         }
     ).data
-    return data
 
 
 @write_limited

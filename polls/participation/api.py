@@ -120,9 +120,6 @@ class ArtistDetailView(APIView):
     def get(self, request, slug: str):
         artist = _artist_or_404(slug)
         sections = selectors.artist_poll_sections(artist=artist)
-        for polls in sections.values():
-            for poll in polls:
-                poll._prefetched_objects_cache = {"options": poll.options.all()}
         data = {
             **ArtistOutputSerializer(artist, context={"request": request}).data,
             "calls": CallOutputSerializer(selectors.artist_calls(artist=artist), many=True).data,
