@@ -29,7 +29,7 @@ write_limited = method_decorator(rate_limited("agency_write"), name="dispatch")
 REFUSALS = dict.fromkeys((400, 401, 403, 404, 409, 429), ErrorSerializer)
 
 
-class ArtistOutputSerializer(serializers.Serializer):
+class AgencyArtistOutputSerializer(serializers.Serializer):
     slug = serializers.SlugField()
     name = serializers.CharField()
     bio = serializers.CharField()
@@ -37,7 +37,7 @@ class ArtistOutputSerializer(serializers.Serializer):
     followers = serializers.IntegerField(help_text="How many fans follow the artist (never who).")
 
 
-class ArtistInputSerializer(serializers.Serializer):
+class AgencyArtistInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120)
     slug = serializers.SlugField(max_length=80, required=False, allow_blank=True)
     bio = serializers.CharField(max_length=500, required=False, allow_blank=True)
@@ -48,11 +48,11 @@ class ArtistInputSerializer(serializers.Serializer):
         return data, data.pop("image", None)
 
 
-class ArtistCreateInputSerializer(ArtistInputSerializer):
+class AgencyArtistCreateInputSerializer(AgencyArtistInputSerializer):
     agency = serializers.SlugField(help_text="Slug of one of your agencies.")
 
 
-class CallInputSerializer(serializers.Serializer):
+class AgencyCallInputSerializer(serializers.Serializer):
     question = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True)
     kind = serializers.ChoiceField(choices=PollKind.choices)
@@ -118,7 +118,7 @@ def _member_call(request, call_id: int) -> OpenCall:
 
 def _artist_data(artist: Artist) -> dict:
     artist.followers = selectors.follower_count(artist=artist)
-    return ArtistOutputSerializer(artist).data
+    return AgencyArtistOutputSerializer(artist).data
 
 
 def _call_data(call: OpenCall) -> dict:
@@ -139,7 +139,7 @@ class ArtistListView(APIView):
 
     @extend_schema(
         summary="Artists of my agencies, with follower counts",
-        responses={200: ArtistOutputSerializer(many=True), **REFUSALS},
+        responses={200: AgencyArtistOutputSerializer(many=True), **REFUSALS},
     )
     def get(self, request):
         agencies = Agency.objects.filter(memberships__user=request.user)
@@ -147,22 +147,22 @@ class ArtistListView(APIView):
         counts = selectors.follower_counts(artists=artists)
         for artist in artists:
             artist.followers = counts.get(artist.pk, 0)
-        return Response(ArtistOutputSerializer(artists, many=True).data)
+        return Response(AgencyArtistOutputSerializer(artists, many=True).data)
 
     @extend_schema(
         summary="Add an artist",
         request={
-            "application/json": ArtistCreateInputSerializer,
-            "multipart/form-data": ArtistCreateInputSerializer,
+            "application/json": AgencyArtistCreateInputSerializer,
+            "multipart/form-data": AgencyArtistCreateInputSerializer,
         },
-        responses={201: ArtistOutputSerializer, **REFUSALS},
+        responses={201: AgencyArtistOutputSerializer, **REFUSALS},
     )
     def post(self, request):
         # Who may act is asked before the body is validated: only the agency is read first.
         body = request.data if isinstance(request.data, dict) else {}
         agency, _membership = agency_of_member(user=request.user, slug=str(body.get("agency", ""))[:80])
         check_agency_action(user=request.user, agency=agency, least=Role.MANAGER)
-        payload = ArtistCreateInputSerializer(data=request.data)
+        payload = AgencyArtistCreateInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data, image = payload.split()
         data.pop("agency")
@@ -177,20 +177,24 @@ class ArtistDetailView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
-        summary="An artist, with its follower count", responses={200: ArtistOutputSerializer, **REFUSALS}
+        summary="An artist, with its follower count",
+        responses={200: AgencyArtistOutputSerializer, **REFUSALS},
     )
     def get(self, request, slug: str):
         return Response(_artist_data(_member_artist(request, slug)))
 
     @extend_schema(
         summary="Change an artist",
-        request={"application/json": ArtistInputSerializer, "multipart/form-data": ArtistInputSerializer},
-        responses={200: ArtistOutputSerializer, **REFUSALS},
+        request={
+            "application/json": AgencyArtistInputSerializer,
+            "multipart/form-data": AgencyArtistInputSerializer,
+        },
+        responses={200: AgencyArtistOutputSerializer, **REFUSALS},
     )
     def patch(self, request, slug: str):
         artist = _member_artist(request, slug)
         check_agency_action(user=request.user, agency=artist.agency, least=Role.MANAGER)
-        payload = ArtistInputSerializer(data=request.data, partial=True)
+        payload = AgencyArtistInputSerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
         data, image = payload.split()
         artist = artist_services.artist_update(
@@ -203,24 +207,24 @@ class ArtistDetailView(APIView):
 class PollArtistView(APIView):
     permission_classes = [IsAuthenticated]
 
-    class InputSerializer(serializers.Serializer):
+    class PollArtistInputSerializer(serializers.Serializer):
         artist = serializers.SlugField(allow_null=True, help_text="An artist of the poll's agency, or null.")
 
-    class OutputSerializer(serializers.Serializer):
+    class PollArtistOutputSerializer(serializers.Serializer):
         poll = serializers.SlugField()
         artist = serializers.SlugField(allow_null=True)
 
     @extend_schema(
         summary="Set which artist a poll is about",
-        request=InputSerializer,
-        responses={200: OutputSerializer, **REFUSALS},
+        request=PollArtistInputSerializer,
+        responses={200: PollArtistOutputSerializer, **REFUSALS},
     )
     def put(self, request, slug: str):
         poll = Poll.objects.select_related("agency").filter(slug=slug).first()
         if poll is None:
             raise DomainError(Code.NOT_FOUND, _("Not found."))
         check_agency_action(user=request.user, agency=poll.agency, least=Role.MANAGER)
-        payload = self.InputSerializer(data=request.data)
+        payload = self.PollArtistInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         artist_slug = payload.validated_data["artist"]
         artist = None
@@ -248,13 +252,13 @@ class CallListView(APIView):
 
     @extend_schema(
         summary="Open a call for suggestions",
-        request=CallInputSerializer,
+        request=AgencyCallInputSerializer,
         responses={201: AgencyCallOutputSerializer, **REFUSALS},
     )
     def post(self, request, slug: str):
         artist = _member_artist(request, slug)
         check_agency_action(user=request.user, agency=artist.agency, least=Role.MANAGER)
-        payload = CallInputSerializer(data=request.data)
+        payload = AgencyCallInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         call = call_services.call_create(
             artist=artist, actor=request.user, data=payload.to_data(), ip_address=request._request.client_ip
@@ -278,19 +282,19 @@ class CallDetailView(APIView):
 class ProposalHideView(APIView):
     permission_classes = [IsAuthenticated]
 
-    class InputSerializer(serializers.Serializer):
+    class ProposalHideInputSerializer(serializers.Serializer):
         reason = serializers.ChoiceField(choices=HiddenReason.choices)
 
     @extend_schema(
         summary="Hide a proposal with a reason",
-        request=InputSerializer,
+        request=ProposalHideInputSerializer,
         responses={200: AgencyCallOutputSerializer, **REFUSALS},
     )
     def post(self, request, call_id: int, proposal_id: int):
         call = _member_call(request, call_id)
         check_agency_action(user=request.user, agency=call.artist.agency, least=Role.MANAGER, mfa=True)
         proposal = get_object_or_404(Proposal, call=call, pk=proposal_id)
-        payload = self.InputSerializer(data=request.data)
+        payload = self.ProposalHideInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         call_services.proposal_hide(
             proposal=proposal,
@@ -305,7 +309,7 @@ class ProposalHideView(APIView):
 class ProposalMergeView(APIView):
     permission_classes = [IsAuthenticated]
 
-    class InputSerializer(serializers.Serializer):
+    class ProposalMergeInputSerializer(serializers.Serializer):
         keep = serializers.IntegerField(min_value=1)
         merge = serializers.ListField(
             child=serializers.IntegerField(min_value=1), min_length=1, max_length=100
@@ -313,13 +317,13 @@ class ProposalMergeView(APIView):
 
     @extend_schema(
         summary="Merge duplicates into one proposal",
-        request=InputSerializer,
+        request=ProposalMergeInputSerializer,
         responses={200: AgencyCallOutputSerializer, **REFUSALS},
     )
     def post(self, request, call_id: int):
         call = _member_call(request, call_id)
         check_agency_action(user=request.user, agency=call.artist.agency, least=Role.MANAGER, mfa=True)
-        payload = self.InputSerializer(data=request.data)
+        payload = self.ProposalMergeInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         call_services.proposals_merge(
             call=call,
@@ -335,7 +339,7 @@ class ProposalMergeView(APIView):
 class ProposalPromoteView(APIView):
     permission_classes = [IsAuthenticated]
 
-    class InputSerializer(serializers.Serializer):
+    class ProposalPromoteInputSerializer(serializers.Serializer):
         proposals = serializers.ListField(
             child=serializers.IntegerField(min_value=1), min_length=1, max_length=200
         )
@@ -343,19 +347,19 @@ class ProposalPromoteView(APIView):
         opens_at = serializers.DateTimeField(required=False)
         closes_at = serializers.DateTimeField(required=False)
 
-    class OutputSerializer(serializers.Serializer):
+    class PromotedPollOutputSerializer(serializers.Serializer):
         poll = serializers.SlugField()
         options = serializers.IntegerField()
 
     @extend_schema(
         summary="Promote proposals into options of a new draft poll",
-        request=InputSerializer,
-        responses={201: OutputSerializer, **REFUSALS},
+        request=ProposalPromoteInputSerializer,
+        responses={201: PromotedPollOutputSerializer, **REFUSALS},
     )
     def post(self, request, call_id: int):
         call = _member_call(request, call_id)
         check_agency_action(user=request.user, agency=call.artist.agency, least=Role.MANAGER)
-        payload = self.InputSerializer(data=request.data)
+        payload = self.ProposalPromoteInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = dict(payload.validated_data)
         proposal_ids = data.pop("proposals")
@@ -373,13 +377,13 @@ class ProposalPromoteView(APIView):
 class CallSignalsView(APIView):
     permission_classes = [IsAuthenticated]
 
-    class OutputSerializer(serializers.Serializer):
+    class CallSignalsOutputSerializer(serializers.Serializer):
         call = serializers.IntegerField()
         clusters = ClusterOutputSerializer(many=True)
 
     @extend_schema(
         summary="Fraud signals of a call's supports (as for ballots)",
-        responses={200: OutputSerializer, **REFUSALS},
+        responses={200: CallSignalsOutputSerializer, **REFUSALS},
     )
     def get(self, request, call_id: int):
         call = _member_call(request, call_id)

@@ -133,11 +133,13 @@ class ArtistDetailView(APIView):
 @method_decorator(rate_limited("participate"), name="post")
 @method_decorator(rate_limited("participate"), name="delete")
 class FollowView(APIView):
-    class OutputSerializer(serializers.Serializer):
+    class FollowStateOutputSerializer(serializers.Serializer):
         artist = serializers.SlugField()
         following = serializers.BooleanField()
 
-    @extend_schema(summary="Follow an artist", request=None, responses={200: OutputSerializer, **REFUSALS})
+    @extend_schema(
+        summary="Follow an artist", request=None, responses={200: FollowStateOutputSerializer, **REFUSALS}
+    )
     def post(self, request, slug: str):
         if not request.user.is_authenticated:
             raise NotAuthenticated()
@@ -146,7 +148,9 @@ class FollowView(APIView):
         return Response({"artist": artist.slug, "following": True})
 
     @extend_schema(
-        summary="Stop following an artist", request=None, responses={200: OutputSerializer, **REFUSALS}
+        summary="Stop following an artist",
+        request=None,
+        responses={200: FollowStateOutputSerializer, **REFUSALS},
     )
     def delete(self, request, slug: str):
         if not request.user.is_authenticated:
@@ -190,7 +194,7 @@ class CallDetailView(APIView):
 
 @method_decorator(rate_limited("participate"), name="post")
 class ProposalCreateView(APIView):
-    class InputSerializer(serializers.Serializer):
+    class ProposalInputSerializer(serializers.Serializer):
         text = serializers.CharField(
             max_length=200, required=False, help_text="A song or an idea; a design's title."
         )
@@ -202,7 +206,7 @@ class ProposalCreateView(APIView):
         )
         image = serializers.ImageField(required=False, help_text="A design (multipart/form-data).")
 
-    class OutputSerializer(serializers.Serializer):
+    class ProposalCreatedOutputSerializer(serializers.Serializer):
         proposal = ProposalOutputSerializer()
         created = serializers.BooleanField(
             help_text="False when it was proposed already: you now support it."
@@ -210,14 +214,14 @@ class ProposalCreateView(APIView):
 
     @extend_schema(
         summary="Propose (and support) an option; the same one proposed already is supported instead",
-        request={"application/json": InputSerializer, "multipart/form-data": InputSerializer},
-        responses={201: OutputSerializer, 200: OutputSerializer, **REFUSALS},
+        request={"application/json": ProposalInputSerializer, "multipart/form-data": ProposalInputSerializer},
+        responses={201: ProposalCreatedOutputSerializer, 200: ProposalCreatedOutputSerializer, **REFUSALS},
     )
     def post(self, request, call_id: int):
         if not request.user.is_authenticated:
             raise NotAuthenticated()
         call = _call_or_404(call_id)
-        payload = self.InputSerializer(data=request.data)
+        payload = self.ProposalInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         proposal, created = services.proposal_create(
@@ -239,11 +243,13 @@ class ProposalCreateView(APIView):
 
 @method_decorator(rate_limited("participate"), name="post")
 class SupportView(APIView):
-    class OutputSerializer(serializers.Serializer):
+    class SupportOutputSerializer(serializers.Serializer):
         proposal = serializers.IntegerField()
         supports_left = serializers.IntegerField()
 
-    @extend_schema(summary="Support a proposal", request=None, responses={201: OutputSerializer, **REFUSALS})
+    @extend_schema(
+        summary="Support a proposal", request=None, responses={201: SupportOutputSerializer, **REFUSALS}
+    )
     def post(self, request, call_id: int, proposal_id: int):
         if not request.user.is_authenticated:
             raise NotAuthenticated()
