@@ -204,9 +204,14 @@ def call_create(request: HttpRequest, agency_slug: str, artist_slug: str) -> Htt
 def call_detail(request: HttpRequest, agency_slug: str, call_id: int) -> HttpResponse:
     agency, membership = agency_of_member(user=request.user, slug=agency_slug)
     call = _call_of(agency, call_id)
+    try:
+        signals = call_services.call_signals(call=call, actor=request.user)
+    except DomainError:
+        signals = None  # only managers whose session used MFA see clusters of networks
     context = {
         "agency": agency,
         "call": call,
+        "signals": signals,
         "proposals": selectors.all_proposals(call=call)[:1000],
         "hidden": selectors.hidden_counts_labelled(call=call),
         "reasons": HiddenReason.choices,

@@ -70,7 +70,9 @@ def test_the_agency_hides_and_promotes_from_its_call_page(client, agency, city_c
     )
     login_with_mfa(client, manager)
     base = f"/agency/{agency.slug}/calls/{city_call.pk}/"
-    assert client.get(base).status_code == HTTPStatus.OK
+    page = client.get(base)
+    assert page.status_code == HTTPStatus.OK
+    assert "Fraud signals of the supports" in page.content.decode()
     client.post(base + "hide/", {"proposal": spam.pk, "reason": "spam"})
     assert Proposal.objects.get(pk=spam.pk).state == ProposalState.HIDDEN
     answer = client.post(base + "promote/", {"proposals": [seoul.pk, tokyo.pk], "title": "Tour 2027"})
