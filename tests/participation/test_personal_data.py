@@ -16,7 +16,7 @@ def test_the_download_holds_follows_proposals_and_supports(artist, city_call):
     fan = UserFactory(verified=True)
     services.follow_add(fan=fan, artist=artist)
     services.proposal_create(call=city_call, fan=fan, city_name="Seoul", client=Client(ip="198.51.100.9"))
-    data = personal_data_export(user=fan)["participation"]
+    data = personal_data_export(user=fan)
     assert data["follows"][0]["artist"] == artist.slug
     assert data["proposals"][0]["label"] == "Seoul"
     assert data["supports"][0]["client_ip"] == "198.51.100.9"
