@@ -160,6 +160,29 @@ def poll_artist_set(request: HttpRequest, agency_slug: str, artist_slug: str) ->
     return redirect("agency:artist", agency_slug=agency.slug, artist_slug=artist.slug)
 
 
+@login_required
+@require_POST
+@rate_limited("agency_write")
+def poll_artist_choose(request: HttpRequest, agency_slug: str, poll_slug: str) -> HttpResponse:
+    """The poll editor's artist field: ``artist`` is one of the agency's artists, or empty."""
+    agency, _membership = agency_of_member(user=request.user, slug=agency_slug)
+    check_agency_action(user=request.user, agency=agency, least=Role.MANAGER)
+    poll = Poll.objects.filter(agency=agency, slug=poll_slug).select_related("agency").first()
+    if poll is None:
+        raise Http404
+    chosen = request.POST.get("artist", "")
+    artist = _artist_of(agency, chosen) if chosen else None
+    try:
+        artist_services.poll_artist_set(
+            poll=poll, artist=artist, actor=request.user, ip_address=request.client_ip
+        )
+    except DomainError as refusal:
+        _refused(request, refusal)
+    else:
+        messages.success(request, _("Saved."))
+    return redirect("agency:polls:detail", agency_slug=agency.slug, poll_slug=poll.slug)
+
+
 def _moment(value: str):
     moment = parse_datetime(value or "")
     if moment is not None and timezone.is_naive(moment):

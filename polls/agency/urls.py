@@ -30,6 +30,11 @@ urlpatterns = [
     path(
         "<slug:agency_slug>/artists/<slug:artist_slug>/calls/", participation.call_create, name="call_create"
     ),
+    path(
+        "<slug:agency_slug>/poll-artist/<slug:poll_slug>/",
+        participation.poll_artist_choose,
+        name="poll_artist_choose",
+    ),
     path("<slug:agency_slug>/calls/<int:call_id>/", participation.call_detail, name="call"),
     path(
         "<slug:agency_slug>/calls/<int:call_id>/hide/",

@@ -115,3 +115,16 @@ def test_a_manager_opens_a_call_from_the_artist_page(client, agency, artist, man
     )
     assert answer.status_code == HTTPStatus.FOUND
     assert artist.calls.get().max_supports_per_fan == 2
+
+
+def test_a_manager_sets_the_artist_in_the_poll_editor(client, agency, artist, manager):
+    from tests.helpers import draft_without_options
+
+    poll = draft_without_options(agency)
+    login_with_mfa(client, manager)
+    page = client.get(f"/agency/{agency.slug}/polls/{poll.slug}/").content.decode()
+    assert 'name="artist"' in page and artist.name in page
+    answer = client.post(f"/agency/{agency.slug}/poll-artist/{poll.slug}/", {"artist": artist.slug})
+    assert answer.status_code == HTTPStatus.FOUND
+    poll.refresh_from_db()
+    assert poll.artist == artist
