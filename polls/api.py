@@ -100,6 +100,7 @@ class PollOutputSerializer(LocalizedTextsMixin, serializers.Serializer):
         source="language", help_text="The poll's own language: that of its results and bulletin board."
     )
     agency = serializers.CharField(source="agency.slug")
+    artist = serializers.SlugField(source="artist.slug", allow_null=True, default=None)
     status = serializers.SerializerMethodField()
     opens_at = serializers.DateTimeField()
     closes_at = serializers.DateTimeField(source="effective_closes_at")
@@ -165,6 +166,7 @@ class BallotOutputSerializer(serializers.Serializer):
         OpenApiParameter("status", OpenApiTypes.STR, enum=[s.value for s in PollStatus if s != "draft"]),
         OpenApiParameter("kind", OpenApiTypes.STR, enum=PollKind.values),
         OpenApiParameter("agency", OpenApiTypes.STR, description="agency slug"),
+        OpenApiParameter("artist", OpenApiTypes.STR, description="artist slug"),
     ],
 )
 class PollListView(ListAPIView):
@@ -179,6 +181,7 @@ class PollListView(ListAPIView):
         )
         kind = serializers.ChoiceField(choices=PollKind.values, required=False)
         agency = serializers.SlugField(required=False)
+        artist = serializers.SlugField(required=False)
 
     @method_decorator(reads_from_replica)
     def get(self, request, *args, **kwargs):
@@ -197,6 +200,8 @@ class PollListView(ListAPIView):
             polls = polls.filter(kind=wanted["kind"])
         if "agency" in wanted:
             polls = polls.filter(agency__slug=wanted["agency"])
+        if "artist" in wanted:
+            polls = polls.filter(artist__slug=wanted["artist"])
         return polls.prefetch_related("options").order_by("-opens_at", "id")
 
 

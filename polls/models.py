@@ -122,6 +122,10 @@ class Poll(models.Model):
     allowed_countries = CountryField(multiple=True, blank=True)
     blocked_countries = CountryField(multiple=True, blank=True)
 
+    # The artist the poll is about (polls.participation): its followers hear of it.
+    artist = models.ForeignKey(
+        "participation.Artist", null=True, blank=True, on_delete=models.SET_NULL, related_name="polls"
+    )
     state = models.CharField(max_length=16, choices=PollState.choices, default=PollState.DRAFT)
     closed_early_at = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)

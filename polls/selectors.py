@@ -21,7 +21,7 @@ from voting.errors import Code
 
 def public_polls() -> QuerySet[Poll]:
     """Polls the public may see: everything but drafts."""
-    return Poll.objects.exclude(state=PollState.DRAFT).select_related("agency")
+    return Poll.objects.exclude(state=PollState.DRAFT).select_related("agency", "artist")
 
 
 def poll_for_public(*, slug: str) -> Poll | None:
@@ -79,17 +79,21 @@ def polls_with_status(*, status: str, moment: datetime | None = None) -> QuerySe
     return polls.none()
 
 
-def home_sections(*, moment: datetime | None = None) -> dict[str, list[Poll]]:
+def home_sections(*, moment: datetime | None = None, artist_slug: str = "") -> dict[str, list[Poll]]:
+    """The home page's polls; with ``artist_slug``, only that artist's."""
     now = moment or timezone.now()
-    open_polls = list(polls_with_status(status=PollStatus.OPEN, moment=now).order_by("closes_at")[:24])
+
+    def with_status(status: str) -> QuerySet[Poll]:
+        polls = polls_with_status(status=status, moment=now)
+        return polls.filter(artist__slug=artist_slug) if artist_slug else polls
+
+    open_polls = list(with_status(PollStatus.OPEN).order_by("closes_at")[:24])
     soon = now + timedelta(hours=48)
     return {
         "closing_soon": [poll for poll in open_polls if poll.effective_closes_at <= soon],
         "open": [poll for poll in open_polls if poll.effective_closes_at > soon],
-        "upcoming": list(polls_with_status(status=PollStatus.SCHEDULED, moment=now).order_by("opens_at")[:6]),
-        "published": list(
-            polls_with_status(status=PollStatus.PUBLISHED, moment=now).order_by("-published_at")[:6]
-        ),
+        "upcoming": list(with_status(PollStatus.SCHEDULED).order_by("opens_at")[:6]),
+        "published": list(with_status(PollStatus.PUBLISHED).order_by("-published_at")[:6]),
     }
 
 

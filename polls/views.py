@@ -6,6 +6,7 @@ from http import HTTPStatus
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.core.validators import slug_re
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -28,10 +29,14 @@ FRESH_RECEIPT_SESSION_KEY = "polls:fresh_receipt"
 
 
 def home(request):
+    # ?artist=<slug> shows one artist's polls only (a slug or nothing: anything else is ignored).
+    artist_slug = request.GET.get("artist", "")
+    if not slug_re.fullmatch(artist_slug):
+        artist_slug = ""
     # Public reads from a replica; the page itself (who is signed in) from the primary.
     with public_reads():
-        sections = selectors.home_sections()
-    return render(request, "polls/home.html", {"sections": sections})
+        sections = selectors.home_sections(artist_slug=artist_slug)
+    return render(request, "polls/home.html", {"sections": sections, "artist_slug": artist_slug})
 
 
 def _poll_or_404(slug: str):

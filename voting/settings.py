@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "allauth.usersessions",
     "accounts",
     "polls",
+    "polls.participation",
 ]
 SOCIALACCOUNT_PROVIDERS = social_providers_from_env(os.environ)
 INSTALLED_APPS += [f"allauth.socialaccount.providers.{name}" for name in SOCIALACCOUNT_PROVIDERS]
@@ -274,6 +275,9 @@ RATE_LIMITS = {
     # Every request an agency API token authenticates, before the endpoint's own scope:
     # a leaked token or a runaway dashboard is bounded per token.
     "agency_token": [("account", "120/m")],
+    # Fans' proposals, supports and follows (polls/participation): as many as a person
+    # clicks, far fewer than a script.
+    "participate": [("account", "30/m"), ("network", "600/m")],
 }
 RATE_LIMITS.update(env_json("RATE_LIMITS", default={}))
 

@@ -4,6 +4,7 @@ from django.urls import path
 
 from accounts import agency_api as staff_api
 from polls.agency import api as agency_api
+from polls.agency import participation_api
 
 app_name = "agency_api"
 
@@ -43,4 +44,21 @@ urlpatterns = [
     ),
     path("agencies/<slug:slug>/tokens/", staff_api.ApiTokenListView.as_view(), name="tokens"),
     path("agencies/<slug:slug>/tokens/<int:token_id>/", staff_api.ApiTokenDetailView.as_view(), name="token"),
+    path("polls/<slug:slug>/artist/", participation_api.PollArtistView.as_view(), name="poll_artist"),
+    path("artists/", participation_api.ArtistListView.as_view(), name="artists"),
+    path("artists/<slug:slug>/", participation_api.ArtistDetailView.as_view(), name="artist"),
+    path("artists/<slug:slug>/calls/", participation_api.CallListView.as_view(), name="artist_calls"),
+    path("calls/<int:call_id>/", participation_api.CallDetailView.as_view(), name="call"),
+    path(
+        "calls/<int:call_id>/proposals/<int:proposal_id>/hide/",
+        participation_api.ProposalHideView.as_view(),
+        name="proposal_hide",
+    ),
+    path("calls/<int:call_id>/merge/", participation_api.ProposalMergeView.as_view(), name="proposals_merge"),
+    path(
+        "calls/<int:call_id>/promote/",
+        participation_api.ProposalPromoteView.as_view(),
+        name="proposals_promote",
+    ),
+    path("calls/<int:call_id>/signals/", participation_api.CallSignalsView.as_view(), name="call_signals"),
 ]

@@ -176,7 +176,13 @@ def cluster_ballot_ids(*, poll: Poll, kind: str, key: str) -> list[int]:
 
 def clusters_compute(*, poll: Poll) -> list[Cluster]:
     """Compute every listed cluster of the poll from the database (no cache)."""
-    ballots = Ballot.objects.filter(poll=poll)
+    return clusters_of(Ballot.objects.filter(poll=poll))
+
+
+def clusters_of(ballots) -> list[Cluster]:
+    """Every listed cluster of a queryset of ballot-like rows: any model with ``voter``,
+    ``client_ip``, ``client_network``, ``client_fingerprint`` and ``cast_at`` (the
+    supports of a call for suggestions are scored by the same rules as votes)."""
     totals = {kind: _cluster_totals(ballots, kind) for kind in KINDS}
     voters_of = {kind: _cluster_voters(ballots, kind, list(totals[kind])) for kind in KINDS if totals[kind]}
     first_ballot = _first_ballot_of(ballots, totals)

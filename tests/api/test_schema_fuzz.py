@@ -32,7 +32,9 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 
 from polls.agency.publishing import poll_publish
 from polls.agency.review import invalidation_request
-from polls.models import BallotStatus, VotingMethod
+from polls.models import BallotStatus, Poll, VotingMethod
+from polls.participation.models import Artist, OpenCall
+from polls.participation.services import proposal_create
 from polls.services import ballot_cast
 from tests.factories import (
     TEST_PASSWORD,
@@ -126,12 +128,24 @@ def world(db, settings, in_test_transaction) -> World:
     ]
     poll_publish(poll=close(published), actor=manager)
 
+    artist = Artist.objects.create(agency=agency, name="Nova", slug="nova")
+    Poll.objects.filter(pk=open_poll.pk).update(artist=artist)
+    call = OpenCall.objects.create(
+        artist=artist,
+        question="Which b-side next?",
+        kind="other",
+        opens_at=open_poll.opens_at,
+        closes_at=open_poll.closes_at,
+    )
+    proposal, _created = proposal_create(call=call, fan=UserFactory(verified=True), text="Midnight")
+
     polls = [open_poll.slug, draft.slug, published.slug]
     return World(
         fan_token=session_token(fan),
         manager_token=session_token(manager, mfa=True),
         path_values=[
             ("^/api/v1/agency/agencies/", "slug", [agency.slug]),
+            ("/artists/", "slug", [artist.slug]),
             ("/options/", "slug", [draft.slug]),
             ("/invalidations/", "slug", [open_poll.slug]),
             ("/votes/", "slug", [open_poll.slug]),
@@ -139,12 +153,17 @@ def world(db, settings, in_test_transaction) -> World:
             ("", "option_id", option_ids(draft)),
             ("", "request_id", [pending.pk]),
             ("", "receipt", [receipt, published_receipt]),
+            ("", "call_id", [call.pk]),
+            ("", "proposal_id", [proposal.pk]),
         ],
         body_values={
             "agency": [agency.slug],
             "ballot_ids": [list(open_poll.ballots.values_list("pk", flat=True)[:2])],
             "choices": [option_ids(open_poll)[:1]],
             "timezone": ["Asia/Seoul"],
+            "proposals": [[proposal.pk]],
+            "keep": [proposal.pk],
+            "artist": [artist.slug],
             # The fan's own: the deletion goes through once, and the token is dead after.
             "password": [TEST_PASSWORD],
         },

@@ -13,6 +13,7 @@ from accounts.api_tokens import secret_hash
 from accounts.models import AgencyApiToken
 from accounts.services import invitation_create
 from polls.models import InvalidationRequest
+from polls.participation.models import Artist, OpenCall, Proposal
 from tests.factories import MembershipFactory, PollFactory
 from tests.helpers import agency_token, login_with_mfa, session_token, session_user
 
@@ -97,6 +98,15 @@ def path_values(agency, member) -> dict[str, str]:
     invitation, _token = invitation_create(
         agency=agency, inviter=session_user(member), email="bad.input@example.com", role="analyst"
     )
+    artist = Artist.objects.create(agency=agency, name="Nova", slug="nova")
+    call = OpenCall.objects.create(
+        artist=artist,
+        question="Which city?",
+        kind="other",
+        opens_at=poll.opens_at,
+        closes_at=poll.closes_at,
+    )
+    proposal = Proposal.objects.create(call=call, proposer=member, label="Idea", dedupe_key="text:idea")
     return {
         "slug": poll.slug,
         "option_id": str(poll.options.first().pk),
@@ -109,6 +119,8 @@ def path_values(agency, member) -> dict[str, str]:
         ),
         # Routes under /agencies/ name the agency, not a poll.
         "agency_slug": agency.slug,
+        "call_id": str(call.pk),
+        "proposal_id": str(proposal.pk),
     }
 
 
