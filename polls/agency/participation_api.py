@@ -13,8 +13,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Agency, Role
-from accounts.permissions import agency_of_member, check_agency_action
+from accounts.models import Role
+from accounts.permissions import agencies_of, agency_of_member, check_agency_action, check_agency_staff
 from polls.agency import artists as artist_services
 from polls.agency import calls as call_services
 from polls.agency.api import ClusterOutputSerializer
@@ -142,7 +142,8 @@ class ArtistListView(APIView):
         responses={200: AgencyArtistOutputSerializer(many=True), **REFUSALS},
     )
     def get(self, request):
-        agencies = Agency.objects.filter(memberships__user=request.user)
+        check_agency_staff(user=request.user)
+        agencies = agencies_of(user=request.user)
         artists = list(Artist.objects.filter(agency__in=agencies).select_related("agency")[:500])
         counts = selectors.follower_counts(artists=artists)
         for artist in artists:
@@ -159,6 +160,7 @@ class ArtistListView(APIView):
     )
     def post(self, request):
         # Who may act is asked before the body is validated: only the agency is read first.
+        check_agency_staff(user=request.user, least=Role.MANAGER)
         body = request.data if isinstance(request.data, dict) else {}
         agency, _membership = agency_of_member(user=request.user, slug=str(body.get("agency", ""))[:80])
         check_agency_action(user=request.user, agency=agency, least=Role.MANAGER)

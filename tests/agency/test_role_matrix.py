@@ -40,6 +40,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from accounts import services as account_services
 from accounts.models import AgencyApiToken, Role
 from polls.models import InvalidationRequest
+from polls.participation.models import Artist, OpenCall, Proposal
 from tests.factories import DraftPollFactory, MembershipFactory, UserFactory, mfa_enable
 from tests.helpers import agency_token, login_just_now, login_with_mfa, session_user
 from voting import errors as voting_errors
@@ -168,6 +169,17 @@ RULES: dict[tuple[str, str], Rule] = {
     ("agency:polls:option_translations", "POST"): MANAGER,
     ("agency:polls:insight", "GET"): ANALYST,
     ("agency:polls:insight_csv", "GET"): ANALYST,
+    ("agency:artists", "GET"): ANALYST,
+    ("agency:artist_create", "POST"): MANAGER,
+    ("agency:artist", "GET"): ANALYST,
+    ("agency:artist_update", "POST"): MANAGER,
+    ("agency:artist_poll", "POST"): MANAGER,
+    ("agency:call_create", "POST"): MANAGER,
+    ("agency:poll_artist_choose", "POST"): MANAGER,
+    ("agency:call", "GET"): ANALYST,
+    ("agency:call_hide", "POST"): MANAGER_MFA,
+    ("agency:call_merge", "POST"): MANAGER_MFA,
+    ("agency:call_promote", "POST"): MANAGER,
     ("agency:polls:schedule", "POST"): MANAGER_MFA,
     ("agency:polls:close", "POST"): MANAGER_MFA,
     ("agency:polls:cancel", "POST"): MANAGER_MFA,
@@ -197,6 +209,19 @@ RULES: dict[tuple[str, str], Rule] = {
     ("agency_api:invalidation_approve", "POST"): MANAGER_MFA,
     ("agency_api:invalidation_reject", "POST"): MANAGER_MFA,
     ("agency_api:audit", "GET"): ANALYST,
+    ("agency_api:poll_artist", "PUT"): Rule(Role.MANAGER, tokens=WRITE_TOKENS),
+    ("agency_api:artists", "GET"): Rule(Role.ANALYST, scope=Scope.ANY_AGENCY, tokens=READ_TOKENS),
+    ("agency_api:artists", "POST"): Rule(Role.MANAGER, scope=Scope.ANY_AGENCY, tokens=WRITE_TOKENS),
+    ("agency_api:artist", "GET"): Rule(Role.ANALYST, tokens=READ_TOKENS),
+    ("agency_api:artist", "PATCH"): Rule(Role.MANAGER, tokens=WRITE_TOKENS),
+    ("agency_api:artist_calls", "GET"): Rule(Role.ANALYST, tokens=READ_TOKENS),
+    ("agency_api:artist_calls", "POST"): Rule(Role.MANAGER, tokens=WRITE_TOKENS),
+    ("agency_api:call", "GET"): Rule(Role.ANALYST, tokens=READ_TOKENS),
+    ("agency_api:proposal_hide", "POST"): MANAGER_MFA,
+    ("agency_api:proposals_merge", "POST"): MANAGER_MFA,
+    # Promotion makes a draft poll, which a write token may make too.
+    ("agency_api:proposals_promote", "POST"): Rule(Role.MANAGER, tokens=WRITE_TOKENS),
+    ("agency_api:call_signals", "GET"): MANAGER_MFA,
     ("agency_api:members", "GET"): ANALYST,
     ("agency_api:member", "PATCH"): OWNER_MFA_RECENT,
     ("agency_api:member", "DELETE"): OWNER_MFA_RECENT,
@@ -313,6 +338,9 @@ class World:
     option: object
     invalidation: object
     invitation_token: str
+    artist: object
+    call: object
+    proposal: object
     invitation_id: int
     member_id: int
     api_token_id: int
@@ -328,12 +356,19 @@ class World:
             "<slug:slug>/invitations/",
             "agencies/<slug:slug>/",
         )
+        if any(part in endpoint.route for part in agency_slug_routes):
+            slug = self.agency.slug
+        elif "artists/<slug:slug>/" in endpoint.route:
+            slug = self.artist.slug
+        else:
+            slug = self.poll.slug
         values = {
             "agency_slug": self.agency.slug,
             "poll_slug": self.poll.slug,
-            "slug": self.agency.slug
-            if any(part in endpoint.route for part in agency_slug_routes)
-            else self.poll.slug,
+            "artist_slug": self.artist.slug,
+            "call_id": self.call.pk,
+            "proposal_id": self.proposal.pk,
+            "slug": slug,
             "option_id": self.option.pk,
             "request_id": self.invalidation.pk,
             "token": self.invitation_token,
@@ -372,6 +407,13 @@ def world(db) -> World:
     invitation, token = account_services.invitation_create(
         agency=agency, inviter=session_user(owner), email="invitee@example.com", role=Role.ANALYST
     )
+    artist = Artist.objects.create(agency=agency, name="Nova", slug="nova-matrix")
+    call = OpenCall.objects.create(
+        artist=artist, question="Which city?", kind="other", opens_at=poll.opens_at, closes_at=poll.closes_at
+    )
+    proposal = Proposal.objects.create(
+        call=call, proposer=members[Role.MANAGER], label="Idea", dedupe_key="text:idea"
+    )
     read_token = agency_token(agency, scope="read", owner=owner)
     write_token = agency_token(agency, scope="write", owner=owner)
     return World(
@@ -386,6 +428,9 @@ def world(db) -> World:
         option=poll.options.first(),
         invalidation=invalidation,
         invitation_token=token,
+        artist=artist,
+        call=call,
+        proposal=proposal,
         invitation_id=invitation.pk,
         member_id=agency.memberships.get(user=members[Role.ANALYST]).pk,
         api_token_id=AgencyApiToken.objects.filter(agency=agency).earliest("pk").pk,
