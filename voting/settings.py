@@ -75,6 +75,10 @@ INSTALLED_APPS = [
     "allauth.usersessions",
     "accounts",
     "polls",
+    "polls.notifications",
+    # The task engine: Django's tasks framework (backport) with its database backend.
+    "django_tasks",
+    "django_tasks_db",
 ]
 SOCIALACCOUNT_PROVIDERS = social_providers_from_env(os.environ)
 INSTALLED_APPS += [f"allauth.socialaccount.providers.{name}" for name in SOCIALACCOUNT_PROVIDERS]
@@ -124,6 +128,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.verification",
+                "polls.notifications.context_processors.unread_notifications",
             ],
         },
     },
@@ -271,6 +276,11 @@ RATE_LIMITS = {
     "account_write": [("account", "30/h"), ("ip", "120/h")],
     # A fan's download of their data (GET /api/v1/me/data/, /accounts/data/) reads every table.
     "personal_data": [("account", "30/h"), ("ip", "120/h")],
+    # Marking notifications read and changing which ones come by mail.
+    "notification_write": [("account", "300/h"), ("ip", "1200/h")],
+    # One-click unsubscribe (no account: the signed link decides); mail providers post
+    # these from their own addresses, so the limit is generous per network.
+    "unsubscribe": [("ip", "60/m"), ("network", "600/m")],
 }
 RATE_LIMITS.update(env_json("RATE_LIMITS", default={}))
 
@@ -342,6 +352,27 @@ TALLY_INTERVAL = env_int("TALLY_INTERVAL", 2)
 CHECKPOINT_INTERVAL = env_int("CHECKPOINT_INTERVAL", 600)
 # The worker is reported stale on /healthz when its heartbeat is older than this.
 WORKER_STALE_AFTER = env_int("WORKER_STALE_AFTER", 60)
+
+# ---------------------------------------------------------------- task engine
+# Django's tasks framework (the django-tasks backport of django.tasks) with the database
+# backend: a task is a row in this database, so enqueueing inside a transaction commits
+# or rolls back with the rows it is about, and no other service is needed. Tasks run in
+# ``manage.py db_worker`` processes (make run starts one; production runs several).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+
+# ---------------------------------------------------------------- notifications
+# Recipients inserted per transaction of a fan-out (polls/notifications/services.py).
+NOTIFICATION_CHUNK = env_int("NOTIFICATION_CHUNK", 2000)
+# Mails claimed and sent per step of an e-mail task.
+NOTIFICATION_EMAIL_BATCH = env_int("NOTIFICATION_EMAIL_BATCH", 200)
+# A fan-out or a claimed mail whose worker went silent this long is taken over
+# (a killed worker's task stays "running" in the engine forever; this lease decides).
+NOTIFICATION_LEASE_SECONDS = env_int("NOTIFICATION_LEASE_SECONDS", 300)
+# "Closes in 24 hours": how long before the close fans with votes left are told.
+NOTIFICATION_CLOSING_NOTICE = timedelta(hours=env_int("NOTIFICATION_CLOSING_NOTICE_HOURS", 24))
+# Events older than this when the worker first sees them (a worker down for days, or
+# the first start after an upgrade) are not announced: old news is noise.
+NOTIFICATION_EVENT_MAX_AGE = timedelta(hours=env_int("NOTIFICATION_EVENT_MAX_AGE_HOURS", 24))
 
 # ---------------------------------------------------------------- passwords
 AUTH_PASSWORD_VALIDATORS = [
