@@ -363,6 +363,9 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["d
 # ---------------------------------------------------------------- notifications
 # Recipients inserted per transaction of a fan-out (polls/notifications/services.py).
 NOTIFICATION_CHUNK = env_int("NOTIFICATION_CHUNK", 2000)
+# Seconds a fan-out waits between chunks: 0 in general; a throttle for a database
+# that serves votes at the same time (and how the kill test catches a fan-out midway).
+NOTIFICATION_CHUNK_PAUSE = float(os.environ.get("NOTIFICATION_CHUNK_PAUSE", "0"))
 # Mails claimed and sent per step of an e-mail task.
 NOTIFICATION_EMAIL_BATCH = env_int("NOTIFICATION_EMAIL_BATCH", 200)
 # A fan-out or a claimed mail whose worker went silent this long is taken over
