@@ -83,15 +83,22 @@ def poll_announce(*, poll: Poll, kind: str) -> Announcement | None:
 
 
 def suggestion_promoted_announce(
-    *, suggestion_key: str, suggestion: str, poll: Poll, proposer_ids: Iterable[int]
+    *, suggestion_key: str, suggestion: str, poll: Poll, proposer_ids: Iterable[int], path: str = ""
 ) -> Announcement | None:
     """Tell the proposers that their suggestion became an option of ``poll``.
 
     ``suggestion_key`` names the proposal for good (e.g. ``"proposal:42"``), so a
-    promotion retried or repeated tells nobody twice. Call it inside the promotion's
-    transaction: it only writes the announcement and enqueues its fan-out.
+    promotion retried or repeated tells nobody twice. ``path`` is where the
+    notification links (the call's page, say: the new poll is still a draft). Call it
+    inside the promotion's transaction: it only writes the announcement and enqueues
+    its fan-out.
     """
-    params = {**poll_params(poll), "suggestion": suggestion, "user_ids": sorted(set(proposer_ids))}
+    params = {
+        **poll_params(poll),
+        "suggestion": suggestion,
+        "path": path,
+        "user_ids": sorted(set(proposer_ids)),
+    }
     return announcement_create(
         kind=NotificationKind.SUGGESTION_PROMOTED, object_key=suggestion_key, params=params
     )
@@ -113,7 +120,7 @@ def fan_out_claim(*, announcement_id: int, owner: str) -> bool:
 
 def fan_out_chunk(*, announcement_id: int, owner: str) -> int | None:
     """Insert the next chunk of notifications and enqueue their mail, in one
-    transaction with the cursor's move. Returns how many recipients the chunk had,
+    transaction with the cursor's move. Returns how many recipients the chunk had (at least 1 while candidates remain),
     0 when the fan-out is complete, None when this owner lost the lease."""
     from polls.notifications.tasks import notifications_email
 
@@ -122,28 +129,27 @@ def fan_out_chunk(*, announcement_id: int, owner: str) -> int | None:
         announcement = Announcement.objects.select_for_update().get(pk=announcement_id)
         if announcement.fanned_out_at is not None or announcement.lease_owner != owner:
             return None
-        user_ids = list(
-            audience_of(announcement)
-            .filter(pk__gt=announcement.cursor)
-            .order_by("pk")
-            .values_list("pk", flat=True)[: settings.NOTIFICATION_CHUNK]
+        cursor, user_ids = audience_of(announcement).chunk_after(
+            announcement.cursor, settings.NOTIFICATION_CHUNK
         )
-        if not user_ids:
+        if cursor is None:
             announcement.fanned_out_at = now
             announcement.lease_owner = ""
             announcement.save(update_fields=["fanned_out_at", "lease_owner"])
             return 0
-        # The mail task should claim these within a lease; if its task is lost, the
-        # sweeper sees the time pass and enqueues another.
-        _notifications_insert(announcement=announcement, user_ids=user_ids, now=now)
-        notifications_email.enqueue(
-            announcement.kind, announcement.object_key, announcement.cursor, user_ids[-1]
-        )
-        announcement.cursor = user_ids[-1]
+        if user_ids:
+            # The mail task should claim these within a lease; if its task is lost, the
+            # sweeper sees the time pass and enqueues another.
+            _notifications_insert(announcement=announcement, user_ids=user_ids, now=now)
+            notifications_email.enqueue(
+                announcement.kind, announcement.object_key, announcement.cursor, cursor
+            )
+        announcement.cursor = cursor
         announcement.recipients += len(user_ids)
         announcement.lease_until = now + _lease()
         announcement.save(update_fields=["cursor", "recipients", "lease_until"])
-    return len(user_ids)
+    # Candidates looked at, not recipients: a chunk of only inactive accounts is progress too.
+    return max(1, len(user_ids))
 
 
 def _notifications_insert(*, announcement: Announcement, user_ids: list[int], now) -> None:
