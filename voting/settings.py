@@ -483,6 +483,11 @@ SPECTACULAR_SETTINGS = {
     # Request bodies get components of their own, with what input demands (a required
     # string is not blank: minLength 1), so clients and the API fuzzing see the real rules.
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two choice sets share the field name "kind" (polls, notifications).
+    "ENUM_NAME_OVERRIDES": {
+        "KindEnum": "polls.models.PollKind",
+        "NotificationKindEnum": "polls.notifications.models.NotificationKind",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

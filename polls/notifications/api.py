@@ -20,7 +20,7 @@ REFUSALS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 42
 
 class NotificationOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    kind = serializers.ChoiceField(choices=NotificationKind.values)
+    kind = serializers.ChoiceField(choices=NotificationKind.choices)
     object = serializers.CharField(source="object_key")
     title = serializers.CharField()
     body = serializers.CharField()
@@ -38,19 +38,26 @@ class NotificationOutputSerializer(serializers.Serializer):
         return super().to_representation(notification)
 
 
-@extend_schema(
-    summary="My notifications, newest first", responses={200: NotificationOutputSerializer, **REFUSALS}
-)
 class NotificationListView(ListAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = NotificationOutputSerializer
+
+    @extend_schema(
+        summary="My notifications, newest first",
+        description="Each rendered in the fan's own language and time zone. `?page=` past the end is a 404.",
+        responses={200: NotificationOutputSerializer(many=True), 404: ErrorSerializer, **REFUSALS},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         return selectors.inbox_of(user=self.request.user)
 
 
 class MarkReadInputSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=500)
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, max_length=500
+    )
     all = serializers.BooleanField(required=False, default=False)
 
     def validate(self, data):
