@@ -10,6 +10,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -324,30 +325,54 @@ def email_send(*, notification_ids: list[int]) -> int:
     skipped, sent, texts = [], 0, {}
     mail_connection = get_connection(fail_silently=False)
     try:
-        for notification in notifications:
-            user = notification.user
-            if (
-                user.pk in muted
-                or not user.is_active
-                or user.deleted_at is not None
-                or (user.pk, user.email) not in verified
-            ):
-                skipped.append(notification.pk)
-                continue
-            try:
-                mail_connection.send_messages([_mail_for(notification, user, texts)])
-            except Exception:
-                # Left "sending": its lease runs out and a later task tries again.
-                logger.exception("mail of notification %s failed", notification.pk)
-                continue
-            Notification.objects.filter(pk=notification.pk).update(
-                email_state=EmailState.SENT, emailed_at=timezone.now()
-            )
-            sent += 1
+        with _marks_without_waiting_for_disk():
+            for notification in notifications:
+                user = notification.user
+                if (
+                    user.pk in muted
+                    or not user.is_active
+                    or user.deleted_at is not None
+                    or (user.pk, user.email) not in verified
+                ):
+                    skipped.append(notification.pk)
+                    continue
+                try:
+                    mail_connection.send_messages([_mail_for(notification, user, texts)])
+                except Exception:
+                    # Left "sending": its lease runs out and a later task tries again.
+                    logger.exception("mail of notification %s failed", notification.pk)
+                    continue
+                _mark_sent(notification.pk)
+                sent += 1
     finally:
         mail_connection.close()
     Notification.objects.filter(pk__in=skipped).update(email_state=EmailState.SKIPPED)
     return sent
+
+
+@contextmanager
+def _marks_without_waiting_for_disk():
+    """Marks of accepted mails are committed without waiting for the disk (PostgreSQL's
+    synchronous_commit off, for this connection while the batch is sent): a killed
+    worker loses nothing committed; only a crash of PostgreSQL itself could lose the
+    last fraction of a second of marks, and those few mails would go out twice (same
+    Message-ID), never be skipped. One round trip per mail instead of four."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+
+
+def _mark_sent(notification_id: int) -> None:
+    Notification.objects.filter(pk=notification_id).update(
+        email_state=EmailState.SENT, emailed_at=timezone.now()
+    )
 
 
 def email_run(*, kind: str, object_key: str, after_user_id: int = 0, upto_user_id: int | None = None) -> int:
