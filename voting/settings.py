@@ -359,6 +359,8 @@ WORKER_STALE_AFTER = env_int("WORKER_STALE_AFTER", 60)
 # or rolls back with the rows it is about, and no other service is needed. Tasks run in
 # ``manage.py db_worker`` processes (make run starts one; production runs several).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# /healthz says "degraded" when a task has waited this long (seconds): no task worker runs.
+TASKS_STALE_AFTER = env_int("TASKS_STALE_AFTER", 300)
 
 # ---------------------------------------------------------------- notifications
 # Recipients inserted per transaction of a fan-out (polls/notifications/services.py).

@@ -233,3 +233,17 @@ def test_mail_claimed_by_a_dead_worker_is_sent_after_its_lease_and_once(run_task
     notifications_step()
     run_task_worker()
     assert len(mail.outbox) == 1
+
+
+def test_health_shows_tasks_nobody_runs(client, settings):
+    poll = published_poll()
+    poll_announce(poll=poll, kind=NotificationKind.RESULTS_PUBLISHED)
+    assert client.get("/healthz").json()["tasks"]["status"] == "ok"
+
+    DBTaskResult.objects.update(
+        enqueued_at=timezone.now() - timedelta(seconds=settings.TASKS_STALE_AFTER + 5)
+    )
+    health = client.get("/healthz").json()
+
+    assert health["tasks"]["status"] == "stale"
+    assert health["status"] == "degraded"
