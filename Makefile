@@ -112,6 +112,7 @@ soak: $(STAMP)
 # Notification fan-out to 100,000 recipients on PostgreSQL through the real task worker
 # (bench/fanout.py): time, the worker's peak RSS, rows; then the same with the worker
 # killed (SIGKILL) mid fan-out and started again: exactly one notification per fan.
-# DATABASE_URL defaults to encore_bench; FANOUT_RECIPIENTS=100000.
+# Its own database: FANOUT_DATABASE_URL (postgres://postgres@127.0.0.1:5432/encore_fanout,
+# dropped and made anew); FANOUT_RECIPIENTS=100000.
 fanout: $(STAMP)
 	$(PY) -m bench.fanout

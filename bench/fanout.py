@@ -1,6 +1,6 @@
 """Notification fan-out at scale, through the real task worker (``make fanout``).
 
-On its own PostgreSQL database (``DATABASE_URL``, default ``encore_fanout``, dropped and
+On its own PostgreSQL database (``FANOUT_DATABASE_URL``, default ``encore_fanout``, dropped and
 made anew), 100,000 fans (``FANOUT_RECIPIENTS``) are created with bulk SQL, each with a
 verified address and a ballot in a published poll. Then:
 
