@@ -33,10 +33,15 @@ def worker_step() -> dict:
         folded += tally_refresh(poll=poll)
     checkpoints = sum(1 for poll in polls_due_for_checkpoint() if checkpoint_create(poll=poll))
     notified = notifications_step()
+    if any(notified.values()):
+        logger.info(
+            "worker: %(announced)s events announced, %(fan_outs)s fan-outs and %(mails)s mail tasks taken over",
+            notified,
+        )
     if _claim_hourly_slot("retention"):
         retention_apply()
     heartbeat()
-    return {"folded": folded, "checkpoints": checkpoints, **notified}
+    return {"folded": folded, "checkpoints": checkpoints}
 
 
 def _claim_hourly_slot(name: str) -> bool:
