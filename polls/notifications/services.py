@@ -121,8 +121,9 @@ def fan_out_claim(*, announcement_id: int, owner: str) -> bool:
 
 def fan_out_chunk(*, announcement_id: int, owner: str) -> int | None:
     """Insert the next chunk of notifications and enqueue their mail, in one
-    transaction with the cursor's move. Returns how many recipients the chunk had (at least 1 while candidates remain),
-    0 when the fan-out is complete, None when this owner lost the lease."""
+    transaction with the cursor's move. Returns the chunk's recipients (at least 1
+    while candidates remain), 0 when the fan-out is complete, None when this owner
+    lost the lease."""
     from polls.notifications.tasks import notifications_email
 
     now = timezone.now()
