@@ -7,7 +7,9 @@ from django_tasks import task
 from polls.notifications import services
 
 
-@task()
+# Before mail: every fan's inbox first, then the mail backlog (which the fan-out's own
+# chunks keep adding to), so one busy worker never leaves an inbox waiting on mail.
+@task(priority=10)
 def announcement_fan_out(announcement_id: int) -> int:
     """Insert one notification per recipient, chunk by chunk, each chunk enqueueing its mail."""
     return services.fan_out_run(announcement_id=announcement_id)
