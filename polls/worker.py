@@ -32,7 +32,12 @@ def worker_step() -> dict:
     for poll in Poll.objects.filter(pk__in=polls_with_untallied_ballots()):
         folded += tally_refresh(poll=poll)
     checkpoints = sum(1 for poll in polls_due_for_checkpoint() if checkpoint_create(poll=poll))
-    notified = notifications_step()
+    try:
+        notified = notifications_step()
+    except Exception:
+        # Notifications must never hold up tallies, checkpoints and retention.
+        logger.exception("notification step failed; retrying next pass")
+        notified = {}
     if any(notified.values()):
         logger.info(
             "worker: %(announced)s events announced, %(fan_outs)s fan-outs and %(mails)s mail tasks taken over",
