@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench cluster capacity chaos soak messages install worker chromium axe
+.PHONY: run test lint format bench cluster capacity chaos soak messages install worker chromium axe fanout
 
 install: $(STAMP)
 
@@ -18,14 +18,16 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-# The worker (live tallies, checkpoints, retention) runs beside the web server and
-# stops with it.
+# The worker (live tallies, checkpoints, retention, notification events) and a task
+# worker (notification fan-out and mail, tasks kept in the database) run beside the web
+# server and stop with it.
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@echo "Serving Encore on http://127.0.0.1:$(PORT)/ (mail goes to var/mail/)"
-	@trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	@trap 'kill $$worker $$tasks 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py encore_worker & worker=$$!; \
+	$(PY) manage.py db_worker --queue-name '*' --no-reload & tasks=$$!; \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: $(STAMP) chromium axe
@@ -130,3 +132,11 @@ soak: $(STAMP)
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(PY) cluster/soak.py
+
+# Notification fan-out to 100,000 recipients on PostgreSQL through the real task worker
+# (bench/fanout.py): time, the worker's peak RSS, rows; then the same with the worker
+# killed (SIGKILL) mid fan-out and started again: exactly one notification per fan.
+# Its own database: FANOUT_DATABASE_URL (postgres://postgres@127.0.0.1:5432/encore_fanout,
+# dropped and made anew); FANOUT_RECIPIENTS=100000.
+fanout: $(STAMP)
+	$(PY) -m bench.fanout

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from polls.checkpoints import checkpoint_create, polls_due_for_checkpoint
 from polls.models import Poll
+from polls.notifications.events import notifications_step
 from polls.retention import retention_apply
 from polls.tally import polls_with_untallied_ballots, tally_refresh
 
@@ -24,11 +25,24 @@ HEARTBEAT_KEY = "encore:worker:heartbeat"
 
 def worker_step() -> dict:
     """One pass: refresh tallies with a backlog, make the checkpoints that are due,
-    and (at most hourly, whichever worker gets there first) apply data retention."""
+    announce the notification events that are due (the fan-out and mail run in the
+    task workers), and (at most hourly, whichever worker gets there first) apply data
+    retention."""
     folded = 0
     for poll in Poll.objects.filter(pk__in=polls_with_untallied_ballots()):
         folded += tally_refresh(poll=poll)
     checkpoints = sum(1 for poll in polls_due_for_checkpoint() if checkpoint_create(poll=poll))
+    try:
+        notified = notifications_step()
+    except Exception:
+        # Notifications must never hold up tallies, checkpoints and retention.
+        logger.exception("notification step failed; retrying next pass")
+        notified = {}
+    if any(notified.values()):
+        logger.info(
+            "worker: %(announced)s events announced, %(fan_outs)s fan-outs and %(mails)s mail tasks taken over",
+            notified,
+        )
     if _claim_hourly_slot("retention"):
         retention_apply()
     heartbeat()

@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 
+from polls.notifications.selectors import oldest_waiting_task_seconds
 from polls.worker import worker_age_seconds
 from voting.errors import Code
 
@@ -22,14 +23,20 @@ def healthz(request):
     worker["status"] = (
         "never_ran" if age is None else ("ok" if age <= settings.WORKER_STALE_AFTER else "stale")
     )
+    tasks = {"oldest_waiting_seconds": None}
+    if checks["database"] == "ok":
+        waiting = oldest_waiting_task_seconds()
+        tasks["oldest_waiting_seconds"] = None if waiting is None else round(waiting, 1)
+    # Tasks waiting longer than this mean no task worker is taking them (notifications).
+    tasks["status"] = "stale" if (tasks["oldest_waiting_seconds"] or 0) > settings.TASKS_STALE_AFTER else "ok"
     if checks["database"] != "ok":
         status = "unhealthy"
-    elif checks["cache"] != "ok" or worker["status"] == "stale":
+    elif checks["cache"] != "ok" or worker["status"] == "stale" or tasks["status"] == "stale":
         status = "degraded"
     else:
         status = "ok"
     return JsonResponse(
-        {"status": status, "checks": checks, "worker": worker},
+        {"status": status, "checks": checks, "worker": worker, "tasks": tasks},
         status=Code.UNAVAILABLE.status if status == "unhealthy" else HTTPStatus.OK,
     )
 

@@ -76,6 +76,10 @@ INSTALLED_APPS = [
     "accounts",
     "polls",
     "polls.participation",
+    "polls.notifications",
+    # The task engine: Django's tasks framework (backport) with its database backend.
+    "django_tasks",
+    "django_tasks_db",
 ]
 SOCIALACCOUNT_PROVIDERS = social_providers_from_env(os.environ)
 INSTALLED_APPS += [f"allauth.socialaccount.providers.{name}" for name in SOCIALACCOUNT_PROVIDERS]
@@ -125,6 +129,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.verification",
+                "polls.notifications.context_processors.unread_notifications",
             ],
         },
     },
@@ -278,6 +283,11 @@ RATE_LIMITS = {
     # Fans' proposals, supports and follows (polls/participation): as many as a person
     # clicks, far fewer than a script.
     "participate": [("account", "30/m"), ("network", "600/m")],
+    # Marking notifications read and changing which ones come by mail.
+    "notification_write": [("account", "300/h"), ("ip", "1200/h")],
+    # One-click unsubscribe (no account: the signed link decides); mail providers post
+    # these from their own addresses, so the limit is generous per network.
+    "unsubscribe": [("ip", "60/m"), ("network", "600/m")],
 }
 RATE_LIMITS.update(env_json("RATE_LIMITS", default={}))
 
@@ -376,6 +386,32 @@ TALLY_INTERVAL = env_int("TALLY_INTERVAL", 2)
 CHECKPOINT_INTERVAL = env_int("CHECKPOINT_INTERVAL", 600)
 # The worker is reported stale on /healthz when its heartbeat is older than this.
 WORKER_STALE_AFTER = env_int("WORKER_STALE_AFTER", 60)
+
+# ---------------------------------------------------------------- task engine
+# Django's tasks framework (the django-tasks backport of django.tasks) with the database
+# backend: a task is a row in this database, so enqueueing inside a transaction commits
+# or rolls back with the rows it is about, and no other service is needed. Tasks run in
+# ``manage.py db_worker`` processes (make run starts one; production runs several).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# /healthz says "degraded" when a task has waited this long (seconds): no task worker runs.
+TASKS_STALE_AFTER = env_int("TASKS_STALE_AFTER", 300)
+
+# ---------------------------------------------------------------- notifications
+# Recipients inserted per transaction of a fan-out (polls/notifications/services.py).
+NOTIFICATION_CHUNK = env_int("NOTIFICATION_CHUNK", 2000)
+# Seconds a fan-out waits between chunks: 0 in general; a throttle for a database
+# that serves votes at the same time (and how the kill test catches a fan-out midway).
+NOTIFICATION_CHUNK_PAUSE = float(os.environ.get("NOTIFICATION_CHUNK_PAUSE", "0"))
+# Mails claimed and sent per step of an e-mail task.
+NOTIFICATION_EMAIL_BATCH = env_int("NOTIFICATION_EMAIL_BATCH", 200)
+# A fan-out or a claimed mail whose worker went silent this long is taken over
+# (a killed worker's task stays "running" in the engine forever; this lease decides).
+NOTIFICATION_LEASE_SECONDS = env_int("NOTIFICATION_LEASE_SECONDS", 300)
+# "Closes in 24 hours": how long before the close fans with votes left are told.
+NOTIFICATION_CLOSING_NOTICE = timedelta(hours=env_int("NOTIFICATION_CLOSING_NOTICE_HOURS", 24))
+# Events older than this when the worker first sees them (a worker down for days, or
+# the first start after an upgrade) are not announced: old news is noise.
+NOTIFICATION_EVENT_MAX_AGE = timedelta(hours=env_int("NOTIFICATION_EVENT_MAX_AGE_HOURS", 24))
 
 # ---------------------------------------------------------------- passwords
 AUTH_PASSWORD_VALIDATORS = [
@@ -486,6 +522,11 @@ SPECTACULAR_SETTINGS = {
     # Request bodies get components of their own, with what input demands (a required
     # string is not blank: minLength 1), so clients and the API fuzzing see the real rules.
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two choice sets share the field name "kind" (polls, notifications).
+    "ENUM_NAME_OVERRIDES": {
+        "KindEnum": "polls.models.PollKind",
+        "NotificationKindEnum": "polls.notifications.models.NotificationKind",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -24,12 +24,14 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/me/", accounts_api.MeView.as_view(), name="api-me"),
     path("api/v1/me/data/", accounts_api.MeDataView.as_view(), name="api-me-data"),
+    path("api/v1/me/notifications/", include("polls.notifications.api_urls")),
     path("api/v1/agency/", include("polls.agency.api_urls")),
     path("api/v1/", include("polls.participation.api_urls")),
     path("api/v1/", include("polls.api_urls")),
     path(".well-known/encore-signing-key.pem", signing_key_pem, name="signing-key-pem"),
     path("healthz", health.healthz, name="healthz"),
     path("", include("polls.participation.urls")),
+    path("", include("polls.notifications.urls")),
     path("", include("polls.urls")),
 ]
 

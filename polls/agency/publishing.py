@@ -15,6 +15,8 @@ from accounts.permissions import check_agency_action
 from accounts.services import audit_record
 from polls.errors import PollChangeRefused
 from polls.models import Poll, PollState, PollStatus, ResultSnapshot
+from polls.notifications.models import NotificationKind
+from polls.notifications.services import poll_announce
 from polls.snapshots import snapshot_build
 from polls.tally import tally_refresh
 from voting.errors import Code
@@ -70,6 +72,9 @@ def poll_publish(*, poll: Poll, actor: User, ip_address: str | None = None) -> R
         poll.state = PollState.PUBLISHED
         poll.published_at = snapshot.created_at
         poll.save(update_fields=["state", "published_at", "updated_at"])
+        # Voters and followers hear of it: one announcement and its fan-out task,
+        # committed with the publication; the fan-out itself runs in a task worker.
+        poll_announce(poll=poll, kind=NotificationKind.RESULTS_PUBLISHED)
         audit_record(
             agency=poll.agency,
             actor=actor,
