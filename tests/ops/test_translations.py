@@ -10,17 +10,21 @@ import os
 import re
 import shutil
 from collections import Counter
+from datetime import timedelta
 from http import HTTPStatus
+from pathlib import Path
 
+import django
 import polib
 import pytest
 from django.conf import settings
 from django.core import mail
 from django.core.management import call_command
+from django.template import Context, Template
 from django.test.utils import override_settings
 from django.urls import reverse
-from django.utils import translation
-from django.utils.html import escape
+from django.utils import timezone, translation
+from django.utils.html import avoid_wrapping, escape
 from django.utils.translation import get_language_info, to_locale
 
 from tests.factories import PollFactory, UserFactory
@@ -47,6 +51,10 @@ SIGN_UP = {
 VERIFICATION_SUBJECT = "Please Confirm Your Email Address"
 VERIFICATION_GREETING = "Hello from %(site_name)s!"
 NO_SUCH_POLL = "No such poll."
+NOT_AUTHENTICATED = "Authentication credentials were not provided."
+# Django's, on the sign-up page and the poll cards.
+PASSWORD_NOT_NUMERIC = "Your password can’t be entirely numeric."  # noqa: RUF001 (Django's apostrophe)
+DAYS = ("%(num)d day", "%(num)d days")
 
 # What must match between a message and its translation: named and positional
 # %-placeholders, brace placeholders, HTML tags.
@@ -174,6 +182,28 @@ def test_compiled_catalogue_matches_its_source(code):
     )
 
 
+def test_library_messages_are_still_worded_as_the_libraries_word_them(extracted):
+    """voting/library_messages.py holds messages of Django and DRF whose catalogues lack
+    a shipped language: each must still be a message of the library installed, or its
+    translation would never be looked up."""
+    site = Path(django.__file__).resolve().parent.parent
+    english = [
+        *polib.pofile(str(site / "django/conf/locale/en/LC_MESSAGES/django.po")),
+        *polib.pofile(str(site / "django/contrib/auth/locale/en/LC_MESSAGES/django.po")),
+        *polib.mofile(str(site / "rest_framework/locale/en/LC_MESSAGES/django.mo")),
+    ]
+    known = {entry.msgid for entry in english}
+    listed = [
+        entry.msgid
+        for entry in next(iter(extracted.values()))
+        if entry.occurrences
+        and all(path == "voting/library_messages.py" for path, _line in entry.occurrences)
+    ]
+
+    assert listed, "voting/library_messages.py was not extracted"
+    assert not [msgid for msgid in listed if msgid not in known]
+
+
 # ------------------------------------------------------------------ pages and mails
 
 
@@ -250,6 +280,25 @@ def test_sign_up_mail_is_written_in_the_language_of_the_sign_up(client, code):
     # The page that follows speaks the same language.
     page = client.get(response["Location"], headers={"Accept-Language": code}).content.decode()
     assert f'<html lang="{code}">' in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_library_words_for_fans_are_translated_too(client, code):
+    """Django's own words: the password rules under the sign-up form, and how long until
+    a poll closes (Django's Thai catalogue has neither: Encore's supplies them)."""
+    signup = client.get(reverse("account_signup"), headers={"Accept-Language": code}).content.decode()
+    now = timezone.now()
+    with translation.override(code):
+        closes_in = Template("{{ when|timeuntil:now }}").render(
+            Context({"when": now + timedelta(days=6), "now": now})
+        )
+        days = translation.ngettext(*DAYS, 6) % {"num": 6}
+
+    assert expected_in(code, PASSWORD_NOT_NUMERIC) in signup
+    if code != ENGLISH:
+        assert days != "6 days"
+    assert closes_in == avoid_wrapping(days)
 
 
 # ------------------------------------------------------------------ choosing the language
@@ -330,3 +379,21 @@ def test_api_refusals_are_worded_in_the_accept_language_with_the_same_code(clien
     body = response.json()
     assert body["code"] == "not_found"
     assert body["detail"] == translated(code, NO_SUCH_POLL)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_api_framework_refusals_are_worded_in_the_accept_language_too(client, code):
+    """Django REST framework's own words (its Korean catalogue is never found for "ko",
+    its Thai and Indonesian ones are partial: Encore's supplies them)."""
+    poll = PollFactory()
+
+    response = client.post(
+        f"/api/v1/polls/{poll.slug}/votes/",
+        {"choices": []},
+        content_type="application/json",
+        headers={"Accept-Language": code},
+    )
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response.json() == {"code": "not_authenticated", "detail": translated(code, NOT_AUTHENTICATED)}
