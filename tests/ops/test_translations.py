@@ -55,10 +55,16 @@ NOT_AUTHENTICATED = "Authentication credentials were not provided."
 # Django's, on the sign-up page and the poll cards.
 PASSWORD_NOT_NUMERIC = "Your password can’t be entirely numeric."  # noqa: RUF001 (Django's apostrophe)
 DAYS = ("%(num)d day", "%(num)d days")
+# django-countries', in the profile's country list.
+SOUTH_KOREA = "South Korea"
 
 # What must match between a message and its translation: named and positional
 # %-placeholders, brace placeholders, HTML tags.
 PLACEHOLDER = re.compile(r"%\([a-zA-Z_]\w*\)[sdif]|%[sdif%]|\{[a-zA-Z_]?\w*\}|</?[a-zA-Z][^>]*>")
+
+# Languages not written in Latin letters, and what they still write as in English.
+NON_LATIN = {"ko", "ja", "zh-hans", "th"}
+SAME_IN_EVERY_SCRIPT = {"IP", "slug"}
 
 # Not sources: what the copy for the extraction leaves out.
 NOT_SOURCES = {".git", ".venv", "var", "node_modules", "__pycache__", ".pytest_cache", ".ruff_cache"}
@@ -162,6 +168,22 @@ def test_translations_keep_the_placeholders_and_tags_of_their_message(code):
     assert not problems, f"{code}: translations whose placeholders differ:\n" + "\n".join(problems)
 
 
+@pytest.mark.parametrize("code", [code for code in TRANSLATED if code in NON_LATIN])
+def test_catalogues_in_other_scripts_have_no_english_copied_in(code):
+    """A translation that is the English message again is untranslated, however
+    msgfmt counts it (some library catalogues copy the English)."""
+    copied = [
+        entry.msgid
+        for entry in shipped_catalogue(code)
+        if entry.translated()
+        and entry.msgstr == entry.msgid
+        and entry.msgid not in SAME_IN_EVERY_SCRIPT
+        and re.search("[A-Za-z]{3}", PLACEHOLDER.sub("", entry.msgid))
+    ]
+
+    assert not copied, f"{code}: English left as the translation:\n" + "\n".join(copied)
+
+
 @pytest.mark.parametrize("code", TRANSLATED)
 def test_compiled_catalogue_matches_its_source(code):
     """The .mo files are committed (a fresh clone needs no gettext to serve every
@@ -183,7 +205,7 @@ def test_compiled_catalogue_matches_its_source(code):
 
 
 def test_library_messages_are_still_worded_as_the_libraries_word_them(extracted):
-    """voting/library_messages.py holds messages of Django and DRF whose catalogues lack
+    """voting/library_messages.py holds messages of Django, DRF and django-countries whose catalogues lack
     a shipped language: each must still be a message of the library installed, or its
     translation would never be looked up."""
     site = Path(django.__file__).resolve().parent.parent
@@ -191,6 +213,7 @@ def test_library_messages_are_still_worded_as_the_libraries_word_them(extracted)
         *polib.pofile(str(site / "django/conf/locale/en/LC_MESSAGES/django.po")),
         *polib.pofile(str(site / "django/contrib/auth/locale/en/LC_MESSAGES/django.po")),
         *polib.mofile(str(site / "rest_framework/locale/en/LC_MESSAGES/django.mo")),
+        *polib.pofile(str(site / "django_countries/locale/en/LC_MESSAGES/django.po")),
     ]
     known = {entry.msgid for entry in english}
     listed = [
@@ -299,6 +322,17 @@ def test_library_words_for_fans_are_translated_too(client, code):
     if code != ENGLISH:
         assert days != "6 days"
     assert closes_in == avoid_wrapping(days)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_country_list_of_the_profile_is_in_the_accounts_language(client, code):
+    client.force_login(UserFactory(preferred_language=code))
+
+    html = client.get(reverse("profile")).content.decode()
+
+    assert f'<html lang="{code}">' in html
+    assert f'<option value="KR">{expected_in(code, SOUTH_KOREA)}</option>' in html
 
 
 # ------------------------------------------------------------------ choosing the language
