@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench cluster capacity chaos soak messages install worker chromium axe fanout
+.PHONY: run test lint format bench cluster capacity chaos soak messages install worker chromium axe fanout gettext
 
 install: $(STAMP)
 
@@ -30,7 +30,7 @@ run: $(STAMP)
 	$(PY) manage.py db_worker --queue-name '*' --no-reload & tasks=$$!; \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-test: $(STAMP) chromium axe
+test: $(STAMP) chromium axe gettext
 	CHROMIUM=$(CHROMIUM) $(PY) -m pytest
 
 # The browser tests (tests/fans/test_browser.py) drive Debian's Chromium: browsers cannot
@@ -74,6 +74,18 @@ $(AXE): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@test -f $(AXE) && touch $(AXE)
 
+# makemessages and the catalogue check (tests/ops/test_translations.py) need GNU gettext
+# (xgettext, msgmerge, msgfmt): Debian's gettext package, from apt when root, as above.
+gettext:
+	@command -v xgettext >/dev/null 2>&1 && command -v msgmerge >/dev/null 2>&1 && command -v msgfmt >/dev/null 2>&1 && exit 0; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "make needs GNU gettext (xgettext, msgmerge, msgfmt) for the translation catalogues: install Debian's package gettext (sudo apt-get install -y gettext), then run make again." >&2; \
+	  exit 1; \
+	fi; \
+	echo "GNU gettext is missing: installing gettext with apt-get"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -qq && apt-get install -y -qq gettext >/dev/null || exit 1
+
 # ruff (checks and format), then the architecture's borders (import-linter contracts
 # in pyproject.toml).
 lint: $(STAMP)
@@ -85,9 +97,12 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-messages: $(STAMP)
-	$(PY) manage.py makemessages --all --ignore=.venv --ignore=var
-	$(PY) manage.py compilemessages --ignore=.venv
+# Catalogues: every language of settings.LANGUAGES (locale/<ll>/), brought up to date with
+# the code and templates, then compiled; the .mo files are committed, so a fresh clone
+# serves every language without gettext. Entries no longer in the code are dropped.
+messages: $(STAMP) gettext
+	$(PY) manage.py makemessages --all --no-obsolete --ignore=.venv --ignore=var --ignore=node_modules
+	$(PY) manage.py compilemessages --ignore=.venv --ignore=var --ignore=node_modules
 
 # Speed on PostgreSQL + Redis with gunicorn, driven by wrk over loopback: votes (spread,
 # hot), results reads while votes flow, and bare-Django baselines of the same run, with

@@ -8,6 +8,7 @@ from contextlib import ExitStack
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
+from django.utils import translation
 
 from polls.selectors import process_caches_clear
 from tests.factories import AgencyFactory, MembershipFactory, PollFactory, UserFactory
@@ -38,6 +39,16 @@ def _fast_passwords_and_clean_cache(settings):
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    # A request leaves its language active in the thread (LocaleMiddleware activates one
+    # and never resets it, and neither does the account's language): code a later test
+    # calls directly would otherwise speak the last Accept-Language sent.
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -538,7 +538,11 @@ LANGUAGES = [
     ("en", _("English")),
     ("ko", _("Korean")),
     ("ja", _("Japanese")),
+    ("zh-hans", _("Simplified Chinese")),
     ("es", _("Spanish")),
+    ("pt-br", _("Brazilian Portuguese")),
+    ("id", _("Indonesian")),
+    ("th", _("Thai")),
 ]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
