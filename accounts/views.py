@@ -101,6 +101,12 @@ def _agency_for_member(request, slug: str) -> tuple[Agency, Membership]:
 @require_http_methods(["GET", "POST"])
 def agency_members(request, slug: str):
     agency, membership = _agency_for_member(request, slug)
+    if request.method == "POST":
+        # Who may invite is asked before the form is read (a 403 page, not field errors).
+        try:
+            services.check_invitation_create(inviter=request.user, agency=agency)
+        except DomainError as refusal:
+            return _after_refusal(request, refusal, reverse("agency:members", kwargs={"slug": agency.slug}))
     form = InvitationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -19,6 +19,7 @@ from polls.agency import artists as artist_services
 from polls.agency import calls as call_services
 from polls.agency.api import ClusterOutputSerializer
 from polls.agency.rules import VOTER_LEVELS
+from polls.errors import PollDataInvalid
 from polls.models import Poll, PollKind
 from polls.participation import selectors
 from polls.participation.models import MAX_SUPPORTS_PER_FAN, Artist, HiddenReason, OpenCall, Proposal
@@ -162,6 +163,8 @@ class ArtistListView(APIView):
         # Who may act is asked before the body is validated: only the agency is read first.
         check_agency_staff(user=request.user, least=Role.MANAGER)
         body = request.data if isinstance(request.data, dict) else {}
+        if not body.get("agency"):
+            raise PollDataInvalid({"agency": [_("Required.")]})
         agency, _membership = agency_of_member(user=request.user, slug=str(body.get("agency", ""))[:80])
         check_agency_action(user=request.user, agency=agency, least=Role.MANAGER)
         payload = AgencyArtistCreateInputSerializer(data=request.data)

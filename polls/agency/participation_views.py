@@ -147,7 +147,9 @@ def poll_artist_set(request: HttpRequest, agency_slug: str, artist_slug: str) ->
         Poll.objects.filter(agency=agency, slug=request.POST.get("poll", "")).select_related("agency").first()
     )
     if poll is None:
-        raise Http404
+        # An empty or unknown choice is the form's mistake, told on the page (not a 404).
+        _refused(request, PollDataInvalid({"poll": _("Choose a poll of this agency.")}))
+        return redirect("agency:artist", agency_slug=agency.slug, artist_slug=artist.slug)
     try:
         artist_services.poll_artist_set(
             poll=poll,
@@ -261,7 +263,7 @@ def call_action(request: HttpRequest, agency_slug: str, call_id: int, action: st
         if action == "hide":
             proposal = call.proposals.filter(pk__in=_ids([post.get("proposal", "")])).first()
             if proposal is None:
-                raise Http404
+                raise PollDataInvalid({"proposal": _("Choose a suggestion of this call.")})
             call_services.proposal_hide(
                 proposal=proposal,
                 actor=request.user,

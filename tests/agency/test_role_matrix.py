@@ -146,7 +146,6 @@ WRITE_TOKENS = frozenset({"write"})
 RULES: dict[tuple[str, str], Rule] = {
     # Pages: /agency/...
     ("agency:home", "GET"): SIGNED_IN,  # lists the caller's own memberships (none for a fan)
-    ("agency:home", "POST"): SIGNED_IN,  # the view declares no methods: POST renders the same page
     ("agency:invitation_accept", "GET"): SIGNED_IN,
     ("agency:invitation_accept", "POST"): Rule(scope=Scope.INVITEE),
     ("agency:members", "GET"): ANALYST,
@@ -461,11 +460,8 @@ def classify(endpoint: Endpoint, response, refusals: list) -> Outcome:
     if status == HTTPStatus.METHOD_NOT_ALLOWED:
         return Outcome.METHOD_NOT_ALLOWED
     if endpoint.api:
-        code = (
-            response.json().get("code")
-            if response.get("Content-Type", "").startswith("application/json")
-            else None
-        )
+        body = response.json() if response.get("Content-Type", "").startswith("application/json") else None
+        code = body.get("code") if isinstance(body, dict) else None
         if status == HTTPStatus.UNAUTHORIZED or code == "not_authenticated":
             return Outcome.UNAUTHENTICATED
         return {HTTPStatus.FORBIDDEN: Outcome.DENIED, HTTPStatus.NOT_FOUND: Outcome.HIDDEN}.get(
