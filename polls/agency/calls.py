@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,6 +24,7 @@ from polls.agency import fraud_signals, lifecycle, options
 from polls.agency.rules import MAX_LEAST_ACCOUNT_AGE, VOTER_LEVELS
 from polls.errors import PollDataInvalid
 from polls.models import MAX_OPTIONS, Poll, PollKind
+from polls.notifications.services import suggestion_promoted_announce
 from polls.participation.hooks import on_proposals_promoted
 from polls.participation.models import (
     MAX_SUPPORTS_PER_FAN,
@@ -311,8 +313,29 @@ def proposals_promote(
             after={"poll": poll.slug, "proposals": [p.pk for p in proposals]},
             ip_address=ip_address,
         )
+        _tell_proposers(call, proposals, poll)
         transaction.on_commit(lambda: on_proposals_promoted(poll=poll, proposals=proposals))
     return poll
+
+
+def _tell_proposers(call: OpenCall, proposals: list[Proposal], poll: Poll) -> None:
+    """Announce each promotion to whoever proposed it, including the fans whose
+    duplicates were merged into it, inside the promotion's transaction: the notice is
+    written if and only if the promotion is (delivery happens later, on the task worker)."""
+    merged_proposers: dict[int, set[int]] = {}
+    for kept_id, proposer_id in Proposal.objects.filter(merged_into__in=proposals).values_list(
+        "merged_into_id", "proposer_id"
+    ):
+        merged_proposers.setdefault(kept_id, set()).add(proposer_id)
+    path = reverse("call_detail", kwargs={"call_id": call.pk})
+    for proposal in proposals:
+        suggestion_promoted_announce(
+            suggestion_key=f"proposal:{proposal.pk}",
+            suggestion=proposal.label,
+            poll=poll,
+            proposer_ids={proposal.proposer_id, *merged_proposers.get(proposal.pk, ())},
+            path=path,
+        )
 
 
 # ------------------------------------------------------------------ reads

@@ -8,8 +8,8 @@ time, each source through an index that starts with its filter and then the user
 at the end of a poll of millions, whatever the planner's statistics say, and the
 audience never has to fit in memory.
 
-Followers are not in this branch: ``poll_follower_ids`` is the one place to wire them
-(see its docstring). Everything else (voters, votes left, suggestion proposers) works.
+Followers of a poll's artist come from ``poll_follower_ids`` (polls.participation's
+follows, on their (artist, fan) unique index).
 """
 
 from collections.abc import Callable
@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import User
 from polls.models import Ballot, Poll
 from polls.notifications.models import Announcement, NotificationKind
+from polls.participation.models import Follow
 
 
 def recipients() -> QuerySet[User]:
@@ -64,16 +65,11 @@ def poll_voter_ids(poll: Poll) -> IdSource:
 
 
 def poll_follower_ids(poll: Poll) -> IdSource | None:
-    """Fans who follow the poll's artist, or None.
-
-    WIRING (once polls.participation lands): return
-    ``IdSource(Follow.objects.filter(artist_id=poll.artist_id), "user_id")`` when
-    ``poll.artist_id`` is set (or wrap ``artist_follower_ids(poll.artist)`` if it is a
-    Follow queryset). Follow needs an index that starts with (artist, user), e.g. its
-    UniqueConstraint(fields=["artist", "user"]). Every poll audience below then includes
-    followers.
-    """
-    return None
+    """Fans who follow the poll's artist (on the (artist, fan) unique index), or None
+    for a poll without an artist."""
+    if poll.artist_id is None:
+        return None
+    return IdSource(Follow.objects.filter(artist_id=poll.artist_id), "fan_id")
 
 
 def _of(*sources: IdSource | None) -> list[IdSource]:
@@ -81,7 +77,7 @@ def _of(*sources: IdSource | None) -> list[IdSource]:
 
 
 def audience_for_poll_opened(poll: Poll) -> Audience:
-    """The artist's followers (nobody until followers are wired)."""
+    """The followers of the poll's artist (nobody for a poll without an artist)."""
     return Audience(_of(poll_follower_ids(poll)))
 
 

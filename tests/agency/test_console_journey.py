@@ -101,13 +101,22 @@ def local_input(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def owner_sees_turnout(page: Page, base: str, poll: Poll, *, ballots: int) -> None:
-    """The owner's view of turnout. For now the agency poll page's ballot count; the
-    insight page (/agency/<agency>/polls/<slug>/insight/) replaces it when it lands."""
+def owner_sees_ballot_count(page: Page, base: str, poll: Poll, *, ballots: int) -> None:
+    """The count of ballots on the agency poll page (counted live, not from the tally)."""
     page.goto(f"{base}/agency/{poll.agency.slug}/polls/{poll.slug}/")
     ballot_word = "ballot" if ballots == 1 else "ballots"
     schedule_and_turnout = page.locator("section[aria-labelledby=schedule-heading]")
     expect(schedule_and_turnout).to_contain_text(f"{ballots} {ballot_word}, {ballots} voter")
+
+
+def owner_sees_turnout(page: Page, base: str, poll: Poll, *, ballots: int, country: str) -> None:
+    """The insight page (from the counters the tally refresher folds): the turnout, the
+    chart with its numbers as a table, and the voters' country."""
+    page.goto(f"{base}/agency/{poll.agency.slug}/polls/{poll.slug}/insight/")
+    ballot_word = "ballot" if ballots == 1 else "ballots"
+    expect(page.get_by_text(f"{ballots} {ballot_word} cast so far.")).to_be_visible()
+    expect(page.locator("svg").first).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile(country))).to_be_visible()
 
 
 def test_owner_runs_a_city_poll_from_totp_sign_in_to_published_results(browser, live_server, capsys):
@@ -117,7 +126,7 @@ def test_owner_runs_a_city_poll_from_totp_sign_in_to_published_results(browser, 
     membership = MembershipFactory(role=Role.OWNER, user__email="owner@starlight.example")
     owner, agency = membership.user, membership.agency
     secret = mfa_enable(owner)
-    fan = UserFactory(verified=True, email="mina@example.com")
+    fan = UserFactory(verified=True, email="mina@example.com", country="ID")
     owner_page = browser.new_context(**DESKTOP).new_page()
 
     # 1. Password, then the code of the authenticator app, through allauth's MFA step.
@@ -158,7 +167,7 @@ def test_owner_runs_a_city_poll_from_totp_sign_in_to_published_results(browser, 
     # 4. Scheduled (needs the MFA this session used); nobody has voted yet.
     owner_page.get_by_role("button", name="Schedule").click()
     expect(owner_page.get_by_text("The poll is scheduled.")).to_be_visible()
-    owner_sees_turnout(owner_page, base, poll, ballots=0)
+    owner_sees_ballot_count(owner_page, base, poll, ballots=0)
     shots.take(owner_page, "owner-scheduled-poll")
     poll.refresh_from_db()
     assert poll.state == PollState.SCHEDULED  # its status may already be "open" on a slow machine
@@ -180,14 +189,15 @@ def test_owner_runs_a_city_poll_from_totp_sign_in_to_published_results(browser, 
     shots.take(fan_page, "fan-voted")
     assert Ballot.objects.filter(poll=poll, voter=fan).count() == 1
 
-    # 6. The owner sees turnout move.
-    owner_sees_turnout(owner_page, base, poll, ballots=1)
-    shots.take(owner_page, "owner-sees-turnout")
-
-    # 7. The worker's step folds the ballot into the poll's tally.
+    # 6. The worker's step folds the ballot into the poll's tally and insight counters.
     assert worker_step()["folded"] == 1
 
+    # 7. The owner sees turnout move on the insight page.
+    owner_sees_turnout(owner_page, base, poll, ballots=1, country=fan.country.name)
+    shots.take(owner_page, "owner-sees-turnout-on-insight")
+
     # 8. Closed, then published (manager or owner with MFA used; PUBLISH_GRACE_SECONDS=0 in tests).
+    owner_page.goto(f"{base}/agency/{agency.slug}/polls/{poll.slug}/")
     owner_page.get_by_text("Close this poll now…").click()
     owner_page.get_by_role("button", name="Close now").click()
     expect(owner_page.get_by_text("The poll is closed.")).to_be_visible()

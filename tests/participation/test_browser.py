@@ -1,6 +1,6 @@
 """A fan follows an artist, proposes a city and supports another on a phone with
-JavaScript off; the agency promotes them into a draft poll. (The notification of the
-promotion is the notifications' part: it hangs on ``proposals_promoted``.)"""
+JavaScript off; the agency promotes them into a draft poll; the task worker delivers
+the notice and the fan finds it in the inbox."""
 
 import pytest
 from playwright.sync_api import expect
@@ -17,12 +17,20 @@ from tests.fans.test_browser import (  # noqa: F401 - pytest fixtures
     log_in_with_session_cookie,
     playwright,
 )
+from tests.notifications.conftest import run_task_worker  # noqa: F401 - a pytest fixture
 from tests.participation.conftest import open_call
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
-def test_fan_proposes_supports_and_the_agency_promotes(browser, live_server, agency, manager, artist):  # noqa: F811
+def test_fan_proposes_supports_the_agency_promotes_and_the_fan_is_told(
+    browser,  # noqa: F811
+    live_server,
+    agency,
+    manager,
+    artist,
+    run_task_worker,  # noqa: F811
+):
     call = open_call(artist)
     services.proposal_create(call=call, fan=UserFactory(verified=True), city_name="Seoul")
     fan = UserFactory(verified=True)
@@ -61,3 +69,13 @@ def test_fan_proposes_supports_and_the_agency_promotes(browser, live_server, age
     assert sorted(poll.options.values_list("label", flat=True)) == ["Jakarta", "Seoul"]
     assert poll.artist_id == artist.pk and jakarta.pk
     staff.close()
+
+    run_task_worker()
+    fan_again = browser.new_context(java_script_enabled=False, **PHONE)
+    log_in_with_session_cookie(fan_again, live_server.url, fan)
+    page = fan_again.new_page()
+    page.goto(f"{live_server.url}/")
+    page.get_by_role("link", name="Notifications 1 unread").click()
+    expect(page.get_by_text("Jakarta", exact=False).first).to_be_visible()
+    assert fan.notifications.filter(kind="suggestion_promoted").count() == 1
+    fan_again.close()
