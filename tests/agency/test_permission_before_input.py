@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import URLPattern, reverse
 
 from polls.agency import api_urls
+from polls.participation.models import Artist, OpenCall, Proposal
 from tests.factories import AgencyFactory, DraftPollFactory, MembershipFactory, UserFactory
 from tests.helpers import login_with_mfa
 
@@ -53,7 +54,19 @@ def world(db):
     agency = AgencyFactory()
     owner = MembershipFactory(agency=agency, role="owner")
     poll = DraftPollFactory(agency=agency)
-    return {"agency": agency, "poll": poll, "owner_membership": owner}
+    artist = Artist.objects.create(agency=agency, name="Nova", slug="nova-refusals")
+    call = OpenCall.objects.create(
+        artist=artist, question="Which city?", kind="other", opens_at=poll.opens_at, closes_at=poll.closes_at
+    )
+    proposal = Proposal.objects.create(call=call, proposer=owner.user, label="Idea", dedupe_key="text:idea")
+    return {
+        "agency": agency,
+        "poll": poll,
+        "owner_membership": owner,
+        "artist": artist,
+        "call": call,
+        "proposal": proposal,
+    }
 
 
 def path_of(pattern: URLPattern, world) -> str:
@@ -61,7 +74,16 @@ def path_of(pattern: URLPattern, world) -> str:
     kwargs = {}
     for name in pattern.pattern.converters:
         if name == "slug":
-            kwargs[name] = world["poll"].slug if route.startswith("polls/") else world["agency"].slug
+            if route.startswith("polls/"):
+                kwargs[name] = world["poll"].slug
+            elif route.startswith("artists/"):
+                kwargs[name] = world["artist"].slug
+            else:
+                kwargs[name] = world["agency"].slug
+        elif name == "call_id":
+            kwargs[name] = world["call"].pk
+        elif name == "proposal_id":
+            kwargs[name] = world["proposal"].pk
         elif name == "option_id":
             kwargs[name] = world["poll"].options.first().pk
         elif name == "member_id":
@@ -99,10 +121,11 @@ def test_a_fan_with_an_invalid_request_is_refused_not_told_what_is_missing(
     assert_refused_before_input(send(client, method, path_of(pattern, world)), f"{method} {name}")
 
 
-# Listing polls is every staff member's (of their own agencies): a member of another
-# agency may be told that a filter is malformed.
+# Listing polls and artists is every staff member's (of their own agencies): a member of
+# another agency may be told that a filter is malformed, or get their own (empty) list.
+OWN_AGENCIES_LISTS = {("polls", "get"), ("artists", "get")}
 SCOPED = [
-    (name, pattern, method) for name, pattern, method in ENDPOINTS if (name, method) != ("polls", "get")
+    (name, pattern, method) for name, pattern, method in ENDPOINTS if (name, method) not in OWN_AGENCIES_LISTS
 ]
 
 
