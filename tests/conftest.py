@@ -52,6 +52,16 @@ def _default_language():
 
 
 @pytest.fixture
+def postgresql():
+    """For tests of what PostgreSQL itself does (row locks under real concurrency, its
+    SQL): they run on PostgreSQL, as CI does; the embedded SQLite default cannot show it."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (row locks, bulk SQL): run with DATABASE_URL as CI does")
+
+
+@pytest.fixture
 def media_in_tmp(settings, tmp_path):
     # Uploaded design images go to a directory of this test's own, not the media root.
     settings.MEDIA_ROOT = tmp_path

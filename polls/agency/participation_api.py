@@ -30,6 +30,10 @@ write_limited = method_decorator(rate_limited("agency_write"), name="dispatch")
 REFUSALS = dict.fromkeys((400, 401, 403, 404, 409, 429), ErrorSerializer)
 
 
+# Ids beyond a 64-bit integer are no row's: refused as input, not sent to the database.
+MAX_ROW_ID = 2**63 - 1
+
+
 class AgencyArtistOutputSerializer(serializers.Serializer):
     slug = serializers.SlugField()
     name = serializers.CharField()
@@ -315,9 +319,9 @@ class ProposalMergeView(APIView):
     permission_classes = [IsAuthenticated]
 
     class ProposalMergeInputSerializer(serializers.Serializer):
-        keep = serializers.IntegerField(min_value=1)
+        keep = serializers.IntegerField(min_value=1, max_value=MAX_ROW_ID)
         merge = serializers.ListField(
-            child=serializers.IntegerField(min_value=1), min_length=1, max_length=100
+            child=serializers.IntegerField(min_value=1, max_value=MAX_ROW_ID), min_length=1, max_length=100
         )
 
     @extend_schema(
@@ -346,7 +350,7 @@ class ProposalPromoteView(APIView):
 
     class ProposalPromoteInputSerializer(serializers.Serializer):
         proposals = serializers.ListField(
-            child=serializers.IntegerField(min_value=1), min_length=1, max_length=200
+            child=serializers.IntegerField(min_value=1, max_value=MAX_ROW_ID), min_length=1, max_length=200
         )
         title = serializers.CharField(max_length=200, required=False)
         opens_at = serializers.DateTimeField(required=False)

@@ -311,7 +311,7 @@ def seed_ballots(poll, count: int, voters: list[int]) -> None:
         )
 
 
-def test_reading_insight_for_100000_ballots_runs_as_many_queries_as_for_10(agency):
+def test_reading_insight_for_100000_ballots_runs_as_many_queries_as_for_10(agency, postgresql):
     now = timezone.now()
     users = User.objects.bulk_create(
         User(

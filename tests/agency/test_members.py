@@ -392,7 +392,7 @@ def race_two_owners(change: str) -> tuple:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("change", ["demote", "remove"])
-def test_two_owners_changing_each_other_at_once_never_leave_the_agency_without_an_owner(change):
+def test_two_owners_changing_each_other_at_once_never_leave_the_agency_without_an_owner(change, postgresql):
     # Several rounds: each is a real race between two PostgreSQL transactions; without
     # the lock on the agency's row both see two owners and both succeed (checked).
     for _round in range(5):

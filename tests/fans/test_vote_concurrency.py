@@ -160,12 +160,6 @@ STALL_SECONDS = 0.5
 
 
 @pytest.fixture
-def postgresql():
-    if connection.vendor != "postgresql":
-        pytest.skip("the one-statement vote and its row lock are PostgreSQL's")
-
-
-@pytest.fixture
 def stalled_vote_statements(postgresql):
     with connection.cursor() as cursor:
         cursor.execute(

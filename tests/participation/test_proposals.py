@@ -120,8 +120,7 @@ def test_proposals_and_supports_keep_the_clients_network_and_fingerprint(city_ca
 
 
 @pytest.mark.django_db(transaction=True)
-def test_racing_supports_never_exceed_the_cap_per_fan(artist):
-    assert connection.vendor == "postgresql"
+def test_racing_supports_never_exceed_the_cap_per_fan(artist, postgresql):
     call = open_call(artist, max_supports_per_fan=2)
     proposer = UserFactory(verified=True)
     proposals = [
@@ -154,7 +153,7 @@ def test_racing_supports_never_exceed_the_cap_per_fan(artist):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_racing_supports_of_one_proposal_by_one_fan_count_once(city_call):
+def test_racing_supports_of_one_proposal_by_one_fan_count_once(city_call, postgresql):
     proposal, _ = services.proposal_create(call=city_call, fan=UserFactory(verified=True), city_name="Seoul")
     fan = UserFactory(verified=True)
     barrier = threading.Barrier(5)
