@@ -1,72 +1,32 @@
 """The insight page in a real browser (Debian's Chromium): it lays out on a phone
 without sideways scrolling, with JavaScript off, and its chart is drawn."""
 
-import os
 import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import sync_playwright
 
 from polls.models import PollKind
 from polls.tally import tally_refresh
 from tests.agency.test_insight import cast, cast_background
 from tests.factories import PollFactory
+from tests.fans.test_browser import (  # noqa: F401 - pytest fixtures
+    NO_SIDEWAYS_SCROLL,
+    PHONE,
+    browser,
+    browser_type_launch_args,
+    playwright,
+)
 from tests.helpers import FARM_FINGERPRINT, fingerprint, login_with_mfa
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 SCREENSHOTS = Path(tempfile.gettempdir())
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    if not os.access(chromium, os.X_OK):
-        pytest.fail(f"Chromium is missing at {chromium}: run `make chromium` as root", pytrace=False)
-    return {
-        **browser_type_launch_args,
-        "executable_path": chromium,
-        "args": [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-        ],
-    }
-
-
-@pytest.fixture(scope="module")
-def playwright():
-    """Playwright for this module only, as in tests/fans/test_browser.py: its event loop
-    needs DJANGO_ALLOW_ASYNC_UNSAFE, undone when the module ends."""
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as started:
-            yield started
-    finally:
-        if previous is None:
-            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture(scope="module")
-def browser(playwright, browser_type_launch_args):
-    browser = playwright.chromium.launch(**browser_type_launch_args)
-    yield browser
-    browser.close()
-
-
-def test_the_insight_page_works_on_a_phone_without_javascript(live_server, browser, client, agency, analyst):
+def test_the_insight_page_works_on_a_phone_without_javascript(live_server, browser, client, agency, analyst):  # noqa: F811
     now = timezone.now()
     poll = PollFactory(
         agency=agency,
